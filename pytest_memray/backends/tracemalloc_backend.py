@@ -1,0 +1,239 @@
+"""The tracemalloc backend: standard library only, so it runs on every platform.
+
+It sees what goes through Python's allocators (objects, buffers, and what extensions such as
+numpy report to tracemalloc), not plain ``malloc`` calls from native code.
+
+How a test call is measured:
+
+* tracemalloc traces only during the call. If the user was already tracing, their tracing is
+  left running (its peak counter is reset); otherwise tracing is stopped again afterwards.
+* The peak is tracemalloc's own exact high-water mark, minus the memory the backend itself
+  holds while measuring.
+* To say *what* was alive at the peak, a profile hook on the test's thread watches the traced
+  total at every function call and return. Whenever the total exceeds the last recorded one by
+  10% (and at least 64 KiB), it takes a snapshot and keeps a summary of it. When the peak was
+  reached and freed again between two events, the gap is charged to the frame that was
+  running, on top of a snapshot of what was still alive. No thread is needed, so this works
+  where threads cannot start (WebAssembly). Where another profiler already holds the profile
+  hook, only the state at the end of the call is summarised (coarser).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tracemalloc
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, Optional
+
+from ..stack import StackFrame
+from .interface import (
+    ActiveTracking,
+    AllocationSite,
+    Backend,
+    Capabilities,
+    Measurement,
+    TrackingRequest,
+)
+from .source_names import function_at
+
+CAPABILITIES = Capabilities(
+    native_allocations=False,
+    native_frames=False,
+    thread_ids=False,
+    allocation_counts=True,
+    python_allocator_tracing=False,
+    exact_peak=True,
+    capture_suffix=".tracemalloc",
+    capture_reader="tracemalloc.Snapshot.load",
+)
+
+_MIN_STEP = 64 * 1024
+_MAX_SITES = 1000
+_OWN_FILES = (tracemalloc.__file__, __file__)
+
+RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, line) newest first
+
+
+def _summarise(snapshot: tracemalloc.Snapshot, limit: Optional[int]) -> list[RawSite]:
+    filtered = snapshot.filter_traces([tracemalloc.Filter(False, name) for name in _OWN_FILES])
+    stats = filtered.statistics("traceback")
+    if limit is not None:
+        stats = stats[:limit]
+    return [
+        (
+            stat.size,
+            stat.count,
+            tuple((frame.filename, frame.lineno) for frame in reversed(stat.traceback)),
+        )
+        for stat in stats
+    ]
+
+
+def _stack_of(frame: Optional[FrameType], depth: int) -> tuple[tuple[str, int], ...]:
+    frames: list[tuple[str, int]] = []
+    while frame is not None and len(frames) < depth:
+        frames.append((frame.f_code.co_filename, frame.f_lineno or 0))
+        frame = frame.f_back
+    return tuple(frames)
+
+
+def _to_sites(raw: Sequence[RawSite]) -> list[AllocationSite]:
+    return [
+        AllocationSite(
+            size=size,
+            count=count,
+            stack=tuple(
+                StackFrame(function_at(filename, lineno), filename, lineno)
+                for filename, lineno in frames
+            ),
+        )
+        for size, count, frames in raw
+    ]
+
+
+class _TracemallocTracking(ActiveTracking):
+    def __init__(self, request: TrackingRequest) -> None:
+        self._request = request
+        self._notes: list[str] = []
+        self._we_started = not tracemalloc.is_tracing()
+        self._start_snapshot: Optional[tracemalloc.Snapshot] = None
+        if self._we_started:
+            tracemalloc.start(request.stack_depth)
+        elif request.want_leaks:
+            self._start_snapshot = tracemalloc.take_snapshot()
+        # Memory the backend itself holds while tracing (summaries); it is left out of figures.
+        self._overhead = 0
+        self._baseline = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        self._best_peak = self._baseline
+        self._summary: list[RawSite] = []
+        self._summary_total = self._baseline
+        self._next_snapshot_at = self._baseline + _MIN_STEP
+        self._hooked = sys.getprofile() is None
+        if self._hooked:
+            sys.setprofile(self._on_event)
+        else:
+            self._notes.append(
+                "another profiler holds the profile hook: locations are those alive at the end"
+            )
+
+    # -- while the test runs -------------------------------------------------------------
+
+    def _on_event(self, frame: FrameType, event: str, arg: Any) -> None:
+        current, peak = tracemalloc.get_traced_memory()
+        if peak == 0:  # the test stopped tracemalloc
+            return
+        current -= self._overhead
+        peak -= self._overhead
+        if current >= self._next_snapshot_at:
+            self._record(None)
+        elif peak >= self._next_snapshot_at:
+            # The peak came and went between two events: charge the gap to this frame.
+            # A "call" event reports the new frame; the caller is the one that was running.
+            origin = frame.f_back if event == "call" else frame
+            self._record((peak - current, 1, _stack_of(origin, self._request.stack_depth)))
+
+    def _record(self, gap: Optional[RawSite]) -> None:
+        """Summarise what is alive now (plus ``gap``) as the best picture of the peak so far."""
+        current, peak = tracemalloc.get_traced_memory()
+        true_current = current - self._overhead
+        self._best_peak = max(self._best_peak, peak - self._overhead)
+        self._summary = []  # drop the old summary before building the new one
+        snapshot = tracemalloc.take_snapshot()
+        summary = _summarise(snapshot, _MAX_SITES)
+        if gap is not None:
+            summary.insert(0, gap)
+        if self._request.capture_file is not None:
+            self._dump(snapshot)
+        del snapshot
+        self._summary = summary
+        self._summary_total = true_current + (gap[0] if gap is not None else 0)
+        self._overhead = tracemalloc.get_traced_memory()[0] - true_current
+        tracemalloc.reset_peak()
+        self._next_snapshot_at = self._summary_total + max(
+            (self._summary_total - self._baseline) // 10, _MIN_STEP
+        )
+
+    def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
+        target = self._request.capture_file
+        assert target is not None
+        partial = target.with_name(target.name + ".partial")
+        snapshot.dump(str(partial))
+        os.replace(partial, target)
+
+    # -- afterwards ------------------------------------------------------------------------
+
+    def stop(self) -> Measurement:
+        if self._hooked and sys.getprofile() == self._on_event:
+            sys.setprofile(None)
+        still_tracing = tracemalloc.is_tracing()
+        if still_tracing:
+            self._best_peak = max(
+                self._best_peak, tracemalloc.get_traced_memory()[1] - self._overhead
+            )
+            if not self._summary:
+                self._record(None)
+        else:
+            self._notes.append(
+                "the test stopped tracemalloc: figures cover the call up to that point"
+            )
+        leaked: Optional[list[RawSite]] = None
+        if self._request.want_leaks and still_tracing:
+            leaked = self._leaks()
+        if self._request.capture_file is not None and still_tracing and not self._summary:
+            self._dump(tracemalloc.take_snapshot())
+        if self._we_started and still_tracing:
+            tracemalloc.stop()
+        peak_sites = _to_sites(self._summary)
+        return Measurement(
+            peak_bytes=max(0, self._best_peak - self._baseline),
+            allocation_count=sum(site.count for site in peak_sites),
+            peak_sites=peak_sites,
+            leaked_sites=None if leaked is None else _to_sites(leaked),
+            capture_file=(
+                str(self._request.capture_file)
+                if self._request.capture_file is not None and self._request.capture_file.exists()
+                else None
+            ),
+            notes=self._notes,
+        )
+
+    def _leaks(self) -> list[RawSite]:
+        end = tracemalloc.take_snapshot()
+        if self._start_snapshot is None:
+            # Tracing began with the call: everything still traced was allocated during it.
+            # The backend's own summaries are left out by file name.
+            return _summarise(end, None)
+        own = [tracemalloc.Filter(False, name) for name in _OWN_FILES]
+        diff = end.filter_traces(own).compare_to(
+            self._start_snapshot.filter_traces(own), "traceback"
+        )
+        return [
+            (
+                stat.size_diff,
+                max(stat.count_diff, 1),
+                tuple((frame.filename, frame.lineno) for frame in reversed(stat.traceback)),
+            )
+            for stat in diff
+            if stat.size_diff > 0
+        ]
+
+
+class TracemallocBackend(Backend):
+    name = "tracemalloc"
+    capabilities = CAPABILITIES
+
+    def __init__(self) -> None:
+        self.version = platform.python_version()
+
+    def start(self, request: TrackingRequest) -> ActiveTracking:
+        return _TracemallocTracking(request)
+
+
+def load_capture(path: Path) -> tracemalloc.Snapshot:
+    """Open a capture file written by this backend."""
+    return tracemalloc.Snapshot.load(str(path))

@@ -1,0 +1,260 @@
+"""The memory markers: reading them off a test, and judging a measurement against them."""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+import pytest
+
+from .backends.interface import AllocationSite, Measurement
+from .leaked_objects import LeakedObjects
+from .sizes import format_size, parse_size
+from .stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
+
+MEMORY_SECTION = "memray-max-memory"
+LEAKS_SECTION = "memray-leaked-memory"
+OBJECTS_SECTION = "memray-leaked-objects"
+SECTIONS = (MEMORY_SECTION, LEAKS_SECTION, OBJECTS_SECTION)
+
+
+def _limit_memory(limit: str, *, current_thread_only: bool = False) -> None:
+    """limit_memory(limit, *, current_thread_only=False)"""
+
+
+def _limit_leaks(
+    location_limit: str,
+    *,
+    filter_fn: Optional[LeaksFilterFunction] = None,
+    current_thread_only: bool = False,
+) -> None:
+    """limit_leaks(location_limit, *, filter_fn=None, current_thread_only=False)"""
+
+
+def _limit_leaked_objects(*, filter_fn: Optional[LeakedObjectsFilterFunction] = None) -> None:
+    """limit_leaked_objects(*, filter_fn=None)"""
+
+
+MARKER_SIGNATURES: dict[str, Callable[..., None]] = {
+    "limit_memory": _limit_memory,
+    "limit_leaks": _limit_leaks,
+    "limit_leaked_objects": _limit_leaked_objects,
+}
+
+MARKER_HELP = {
+    "limit_memory": (
+        "limit_memory(limit, *, current_thread_only=False): fail the test if the peak memory "
+        "of its call reaches limit, a size such as '24 MB'."
+    ),
+    "limit_leaks": (
+        "limit_leaks(location_limit, *, filter_fn=None, current_thread_only=False): fail the "
+        "test if one call stack leaks at least location_limit during its call."
+    ),
+    "limit_leaked_objects": (
+        "limit_leaked_objects(*, filter_fn=None): fail the test if Python objects created "
+        "during its call are still alive after it."
+    ),
+}
+
+
+class MarkerError(Exception):
+    """A memory marker on a test is malformed; the message names the test and the value."""
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    limit: int
+    current_thread_only: bool = False
+
+
+@dataclass(frozen=True)
+class LeaksLimit:
+    limit: int
+    filter_fn: Optional[LeaksFilterFunction] = None
+    current_thread_only: bool = False
+
+
+@dataclass(frozen=True)
+class LeakedObjectsLimit:
+    filter_fn: Optional[LeakedObjectsFilterFunction] = None
+
+
+Limit = Union[MemoryLimit, LeaksLimit, LeakedObjectsLimit]
+
+
+def _describe(mark: pytest.Mark) -> str:
+    parts = [repr(arg) for arg in mark.args]
+    parts += [f"{key}={value!r}" for key, value in mark.kwargs.items()]
+    return f"@pytest.mark.{mark.name}({', '.join(parts)})"
+
+
+def _parse(mark: pytest.Mark, nodeid: str) -> Limit:
+    where = f"{nodeid}: invalid {_describe(mark)}"
+    try:
+        bound = inspect.signature(MARKER_SIGNATURES[mark.name]).bind(*mark.args, **mark.kwargs)
+    except TypeError as exc:
+        raise MarkerError(
+            f"{where}: {exc}; expected {MARKER_SIGNATURES[mark.name].__doc__}"
+        ) from None
+    bound.apply_defaults()
+    values = bound.arguments
+    if not isinstance(values.get("current_thread_only", False), bool):
+        raise MarkerError(f"{where}: current_thread_only must be True or False")
+    filter_fn = values.get("filter_fn")
+    if filter_fn is not None and not callable(filter_fn):
+        raise MarkerError(f"{where}: filter_fn must be callable or None")
+    if mark.name == "limit_leaked_objects":
+        return LeakedObjectsLimit(filter_fn=filter_fn)
+    size_text = values["limit"] if mark.name == "limit_memory" else values["location_limit"]
+    try:
+        size = parse_size(size_text)
+    except ValueError as exc:
+        raise MarkerError(f"{where}: {exc}") from None
+    if mark.name == "limit_memory":
+        return MemoryLimit(size, current_thread_only=values["current_thread_only"])
+    return LeaksLimit(size, filter_fn=filter_fn, current_thread_only=values["current_thread_only"])
+
+
+def limit_for(item: pytest.Item) -> Optional[Limit]:
+    """The memory marker that applies to ``item``: the closest one, from test to module.
+
+    Raises:
+        MarkerError: the marker is malformed, or one test, class or module carries two.
+    """
+    for node in reversed(item.listchain()):
+        marks = [mark for mark in node.own_markers if mark.name in MARKER_SIGNATURES]
+        if len(marks) > 1:
+            names = ", ".join(_describe(mark) for mark in marks)
+            raise MarkerError(
+                f"{item.nodeid}: only one memory marker may apply to a test, found {names}"
+            )
+        if marks:
+            return _parse(marks[0], item.nodeid)
+    return None
+
+
+# -- judging ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a test failed its memory limit: a one-line summary and a titled section."""
+
+    summary: str
+    section: str
+    details: str
+
+
+def _render_sites(
+    title: str, sites: Sequence[AllocationSite], verb: str, stacks: int, show: Optional[int]
+) -> str:
+    lines = [title]
+    for site in sites if show is None else sites[:show]:
+        lines.append(f"\t- {format_size(site.size)} {verb} here:")
+        for frame in site.stack[:stacks]:
+            lines.append(f"\t\t{frame}")
+        if not site.stack:
+            lines.append("\t\t<no Python frames>")
+    return "\n".join(lines)
+
+
+def _visible(
+    measurement: Measurement, sites: list[AllocationSite], thread_only: bool
+) -> list[AllocationSite]:
+    if thread_only and measurement.test_thread_id is not None:
+        return [site for site in sites if site.thread_id == measurement.test_thread_id]
+    return sites
+
+
+def _merge_threads(sites: list[AllocationSite]) -> list[AllocationSite]:
+    merged: dict[tuple[Any, ...], list[int]] = {}
+    for site in sites:
+        totals = merged.setdefault(site.stack, [0, 0])
+        totals[0] += site.size
+        totals[1] += site.count
+    result = [AllocationSite(size, count, stack) for stack, (size, count) in merged.items()]
+    result.sort(key=lambda site: site.size, reverse=True)
+    return result
+
+
+def _filter_error(marker: str, exc: BaseException) -> Failure:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Failure(
+        summary=f"The filter_fn of {marker} raised {type(exc).__name__}: {exc}",
+        section=f"{marker} filter_fn error",
+        details=text.rstrip(),
+    )
+
+
+def check_memory(
+    limit: MemoryLimit, measurement: Measurement, stacks: int, verbosity: int
+) -> Optional[Failure]:
+    """Fail when the call's peak reached the limit."""
+    sites = measurement.peak_sites
+    peak = measurement.peak_bytes
+    if limit.current_thread_only and measurement.test_thread_id is not None:
+        sites = _visible(measurement, sites, True)
+        peak = sum(site.size for site in sites)
+    if peak < limit.limit or peak == 0:
+        return None
+    show = None if verbosity >= 2 else 10
+    return Failure(
+        summary=f"Test was limited to {format_size(limit.limit)} but allocated {format_size(peak)}",
+        section=MEMORY_SECTION,
+        details=""
+        if verbosity < 0
+        else _render_sites("List of allocations:", sites, "allocated", stacks, show),
+    )
+
+
+def check_leaks(
+    limit: LeaksLimit, measurement: Measurement, stacks: int, verbosity: int
+) -> Optional[Failure]:
+    """Fail when one call stack leaked at least the limit."""
+    sites = _visible(measurement, measurement.leaked_sites or [], limit.current_thread_only)
+    if not limit.current_thread_only:
+        sites = _merge_threads(sites)
+    offending = []
+    for site in sites:
+        if site.size < limit.limit:
+            break  # sites are sorted by size, largest first
+        try:
+            ignored = limit.filter_fn is not None and not limit.filter_fn(Stack(site.stack))
+        except Exception as exc:
+            return _filter_error("limit_leaks", exc)
+        if not ignored:
+            offending.append(site)
+    if not offending:
+        return None
+    show = None if verbosity >= 2 else 10
+    return Failure(
+        summary=(
+            f"Test was allowed to leak {format_size(limit.limit)} per location "
+            "but at least one location leaked more"
+        ),
+        section=LEAKS_SECTION,
+        details=""
+        if verbosity < 0
+        else _render_sites("List of leaked allocations:", offending, "leaked", stacks, show),
+    )
+
+
+def describe_leaked_objects(leaked: LeakedObjects) -> Failure:
+    """The failure for objects that outlived the call."""
+    lines = ["Leaked objects by type:"]
+    lines += [f"\t- {name}: {count}" for name, count in leaked.by_type]
+    lines.append(f"Sample of leaked objects ({len(leaked.sample)} of {leaked.total}):")
+    lines += [f"\t- {text}" for text in leaked.sample]
+    return Failure(
+        summary=f"Test leaked {leaked.total} objects",
+        section=OBJECTS_SECTION,
+        details="\n".join(lines),
+    )
+
+
+def filter_failure(marker: str, exc: BaseException) -> Failure:
+    """The failure for a ``filter_fn`` that raised."""
+    return _filter_error(marker, exc)

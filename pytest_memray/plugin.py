@@ -1,0 +1,363 @@
+"""The pytest wiring: options, markers, tracking each test call, failures and the report.
+
+``pytest_configure`` reads the settings, chooses the backend once and registers a
+:class:`MemrayPlugin`; everything else hangs off that object. Nothing here imports a backend's
+library: backends are reached through :mod:`pytest_memray.backends`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pytest
+
+from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRequest
+from .backends.selection import BackendUnavailable, Choice, choose_backend
+from .capture_files import capture_file_name
+from .leaked_objects import ObjectCensus, summarise
+from .markers import (
+    MARKER_HELP,
+    Failure,
+    LeakedObjectsLimit,
+    LeaksLimit,
+    Limit,
+    MarkerError,
+    MemoryLimit,
+    check_leaks,
+    check_memory,
+    describe_leaked_objects,
+    filter_failure,
+    limit_for,
+)
+from .report import render_entry, select
+from .results import TestRecord
+from .settings import Settings, add_options, read_settings
+from .sizes import format_size
+
+PLUGIN_NAME = "memray-manager"
+WORKER_OUTPUT_KEY = "pytest_memray_records"
+MEMORY_PROBLEM_ATTR = "memray_problem"
+
+
+class PytestMemrayWarning(pytest.PytestWarning):
+    """A backend cannot do what was asked; the plugin did the nearest thing instead."""
+
+
+@dataclass
+class _CallState:
+    """What the tracking of one test call left behind, for the report hook."""
+
+    limit: Optional[Limit]
+    measurement: Optional[Measurement] = None
+    failure: Optional[Failure] = None
+
+
+_limit_key = pytest.StashKey[Optional[Limit]]()
+_call_key = pytest.StashKey[_CallState]()
+plugin_key = pytest.StashKey["MemrayPlugin"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for text in MARKER_HELP.values():
+        config.addinivalue_line("markers", text)
+    settings = read_settings(config)
+    try:
+        choice = choose_backend(settings.backend)
+    except BackendUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from None
+    plugin = MemrayPlugin(config, settings, choice)
+    config.stash[plugin_key] = plugin
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(plugin), f"{PLUGIN_NAME}-xdist")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(plugin_key, None)
+    if plugin is not None:
+        plugin.backend.close()
+        del config.stash[plugin_key]
+
+
+class MemrayPlugin:
+    """Session state: the chosen backend, per-test records, and the hooks that use them."""
+
+    def __init__(self, config: pytest.Config, settings: Settings, choice: Choice) -> None:
+        self.config = config
+        self.settings = settings
+        self.choice = choice
+        self.backend: Backend = choice.backend
+        self.records: dict[str, TestRecord] = {}
+        self.outcomes: dict[str, str] = {}
+        self._warned: set[str] = set()
+        self._warn_about_options()
+
+    # -- capability gaps -------------------------------------------------------------------
+
+    def _warn_about_options(self) -> None:
+        caps = self.backend.capabilities
+        if self.settings.native and not caps.native_frames:
+            self._config_warning(
+                f"--native: the {self.backend.name} backend cannot record native frames; "
+                "stacks show Python frames only"
+            )
+        if self.settings.trace_python_allocators and not caps.python_allocator_tracing:
+            self._config_warning(
+                f"--trace-python-allocators: the {self.backend.name} backend already sees every "
+                "allocation made through Python's allocators; the option changes nothing"
+            )
+
+    def _config_warning(self, message: str) -> None:
+        self._warned.add(message)
+        self.config.issue_config_time_warning(PytestMemrayWarning(message), stacklevel=2)
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(PytestMemrayWarning(message), stacklevel=2)
+
+    # -- header ----------------------------------------------------------------------------
+
+    def pytest_report_header(self) -> list[str]:
+        if not self.settings.enabled:
+            return []
+        caps = self.backend.capabilities
+        native = (
+            "sees native allocations" if caps.native_allocations else ("Python allocations only")
+        )
+        line = f"memray backend: {self.backend.name} {self.backend.version} ({native})"
+        if self.choice.fallback_reason is not None:
+            line += f"; auto chose it because {self.choice.fallback_reason}"
+        return [line]
+
+    # -- per test --------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[_limit_key] = None
+        try:
+            item.stash[_limit_key] = limit_for(item)
+        except MarkerError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def _request_for(self, item: pytest.Item, limit: Optional[Limit]) -> TrackingRequest:
+        settings = self.settings
+        caps = self.backend.capabilities
+        leaks = isinstance(limit, LeaksLimit)
+        capture = None
+        if settings.bin_path is not None:
+            name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
+            capture = settings.bin_path / name
+        return TrackingRequest(
+            stack_depth=max(settings.stacks, 5) if leaks else settings.stacks,
+            native_traces=caps.native_frames and (settings.native or leaks),
+            show_native_frames=caps.native_frames and settings.native,
+            trace_python_allocators=caps.python_allocator_tracing
+            and (settings.trace_python_allocators or leaks),
+            want_leaks=leaks,
+            capture_file=capture,
+        )
+
+    def _check_thread_support(self, limit: Optional[Limit]) -> None:
+        if (
+            isinstance(limit, (MemoryLimit, LeaksLimit))
+            and limit.current_thread_only
+            and not self.backend.capabilities.thread_ids
+        ):
+            self._warn_once(
+                f"current_thread_only=True: the {self.backend.name} backend does not know which "
+                "thread allocated what; allocations of all threads are counted"
+            )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+        limit = pyfuncitem.stash.get(_limit_key, None)
+        measure = self.settings.enabled or isinstance(limit, (MemoryLimit, LeaksLimit))
+        state = _CallState(limit)
+        pyfuncitem.stash[_call_key] = state
+        if not measure and not isinstance(limit, LeakedObjectsLimit):
+            return (yield)
+        self._check_thread_support(limit)
+        tracking: Optional[ActiveTracking] = None
+        census: Optional[ObjectCensus] = None
+        try:
+            if measure:
+                tracking = self.backend.start(self._request_for(pyfuncitem, limit))
+            if isinstance(limit, LeakedObjectsLimit):
+                census = ObjectCensus()
+            result = yield
+            if census is not None and isinstance(limit, LeakedObjectsLimit):
+                state.failure = self._leaked_objects_failure(census, limit, tracking)
+            return result
+        finally:
+            if census is not None:
+                census.close()
+            if tracking is not None:
+                state.measurement = tracking.stop()
+
+    @staticmethod
+    def _leaked_objects_failure(
+        census: ObjectCensus, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
+    ) -> Optional[Failure]:
+        survivors = census.new_survivors(exclude=[tracking] if tracking is not None else [])
+        try:
+            leaked = summarise(survivors, limit.filter_fn)
+        except Exception as exc:
+            return filter_failure("limit_leaked_objects", exc)
+        finally:
+            del survivors
+        return None if leaked is None else describe_leaked_objects(leaked)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "call":
+            return report
+        state = item.stash.get(_call_key, None)
+        if state is None:
+            return report
+        del item.stash[_call_key]
+        try:
+            self._judge(item, report, state)
+        except Exception as exc:  # never let a bug here end the session
+            self._fail(
+                report,
+                Failure(
+                    summary=f"pytest-memray could not check this test: {type(exc).__name__}: {exc}",
+                    section="memray-error",
+                    details="",
+                ),
+            )
+        return report
+
+    def _judge(self, item: pytest.Item, report: pytest.TestReport, state: _CallState) -> None:
+        limit, measurement = state.limit, state.measurement
+        failure = state.failure
+        settings = self.settings
+        if report.passed and failure is None and measurement is not None:
+            if isinstance(limit, MemoryLimit):
+                failure = check_memory(limit, measurement, settings.stacks, settings.verbosity)
+                if failure is None and settings.fail_on_increase:
+                    failure = self._check_increase(item, measurement)
+            elif isinstance(limit, LeaksLimit):
+                failure = check_leaks(limit, measurement, settings.stacks, settings.verbosity)
+        if report.passed and failure is not None:
+            self._fail(report, failure)
+        if measurement is not None:
+            for note in measurement.notes:
+                report.sections.append(("memray note", note))
+            if settings.enabled:
+                limit_bytes = limit.limit if isinstance(limit, (MemoryLimit, LeaksLimit)) else None
+                self.records[item.nodeid] = TestRecord.from_measurement(
+                    item.nodeid, measurement, limit_bytes
+                )
+
+    def _fail(self, report: pytest.TestReport, failure: Failure) -> None:
+        report.outcome = "failed"
+        report.longrepr = failure.summary
+        # A plain attribute travels with the report through xdist, like the sections do.
+        setattr(report, MEMORY_PROBLEM_ATTR, failure.section)
+        if failure.details:
+            report.sections.append((failure.section, failure.details))
+
+    def _check_increase(self, item: pytest.Item, measurement: Measurement) -> Optional[Failure]:
+        cache = self.config.cache
+        if cache is None:
+            return None
+        key = "pytest-memray/peak/" + capture_file_name("", item.nodeid, "")
+        previous = cache.get(key, None)
+        peak = measurement.peak_bytes
+        if isinstance(previous, int) and peak > previous:
+            return Failure(
+                summary=(
+                    f"Test peak memory grew from {format_size(previous)} to {format_size(peak)} "
+                    "since its last passing run (--fail-on-increase)"
+                ),
+                section="memray-max-memory",
+                details="",
+            )
+        cache.set(key, peak)
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> Optional[tuple[str, str, str]]:
+        if report.when == "call" and report.failed and getattr(report, MEMORY_PROBLEM_ATTR, None):
+            return "failed", "M", "MEMORY PROBLEMS"
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            outcome = "failed" if report.when == "call" else "error"
+            if self.outcomes.get(report.nodeid) != "error":
+                self.outcomes[report.nodeid] = outcome
+        elif report.skipped:
+            self.outcomes.setdefault(report.nodeid, "skipped")
+        elif report.when == "call":
+            self.outcomes.setdefault(report.nodeid, "passed")
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.outcomes.pop(nodeid, None)  # a rerun starts afresh
+
+    # -- end of session --------------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[WORKER_OUTPUT_KEY] = [record.to_dict() for record in self.records.values()]
+
+    def merge(self, records: list[dict[str, Any]]) -> None:
+        """Take in records sent by an xdist worker."""
+        for data in records:
+            record = TestRecord.from_dict(data)
+            self.records[record.nodeid] = record
+
+    def final_records(self) -> list[TestRecord]:
+        for nodeid, record in self.records.items():
+            record.outcome = self.outcomes.get(nodeid, record.outcome)
+        return list(self.records.values())
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.settings.enabled or self.settings.hide_summary:
+            return
+        if getattr(self.config, "workerinput", None) is not None:
+            return
+        records = [r for r in self.final_records() if r.outcome not in ("failed", "error")]
+        terminalreporter.write_sep("=", "MEMRAY REPORT")
+        for entry in select([r.report_entry() for r in records], self.settings.most_allocations):
+            for line in render_entry(entry):
+                terminalreporter.write_line(line)
+        if self.settings.bin_path is not None:
+            written = sum(1 for r in self.records.values() if r.capture_file)
+            caps = self.backend.capabilities
+            terminalreporter.write_line(
+                f"Wrote {written} capture file(s) to {self.settings.bin_path} with prefix "
+                f"{self.settings.bin_prefix!r} (open them with {caps.capture_reader})"
+            )
+
+
+class XdistHooks:
+    """Carries records from xdist workers to the controller over xdist's own channel."""
+
+    def __init__(self, plugin: MemrayPlugin) -> None:
+        self._plugin = plugin
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["memray_bin_prefix"] = self._plugin.settings.bin_prefix
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        self._plugin.merge(output.get(WORKER_OUTPUT_KEY, []))
+
+
+__all__ = ["MemrayPlugin", "PytestMemrayWarning"]

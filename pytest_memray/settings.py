@@ -1,0 +1,217 @@
+"""The plugin's settings, read once from the command line and the ini file (CLI wins)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from .backends.selection import BACKEND_NAMES
+
+DEFAULT_MOST_ALLOCATIONS = 5
+DEFAULT_STACKS = 1
+
+
+def positive_int(text: str) -> int:
+    """argparse type for ``--stacks``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type for ``--most-allocations``: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (all tests) or more")
+    return value
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the command-line and ini options under a ``memray`` heading."""
+    group = parser.getgroup("memray")
+    group.addoption(
+        "--memray",
+        action="store_true",
+        default=None,
+        help="Track the memory of every test and print a report at the end.",
+    )
+    group.addoption(
+        "--memray-backend",
+        choices=BACKEND_NAMES,
+        default=None,
+        help="How memory is measured: auto (memray where it runs, else tracemalloc; default), "
+        "memray, or tracemalloc.",
+    )
+    group.addoption(
+        "--memray-bin-path",
+        metavar="DIR",
+        default=None,
+        help="Keep one capture file per test in DIR (created if missing).",
+    )
+    group.addoption(
+        "--memray-bin-prefix",
+        metavar="PREFIX",
+        default=None,
+        help="Start capture file names with PREFIX (default: a random id).",
+    )
+    group.addoption(
+        "--hide-memray-summary",
+        action="store_true",
+        default=None,
+        help="Do not print the report at the end.",
+    )
+    group.addoption(
+        "--most-allocations",
+        metavar="N",
+        type=non_negative_int,
+        default=None,
+        help=f"Report the N tests with the highest peak; 0 reports all "
+        f"(default {DEFAULT_MOST_ALLOCATIONS}).",
+    )
+    group.addoption(
+        "--stacks",
+        metavar="N",
+        type=positive_int,
+        default=None,
+        help=f"Frames shown per allocation in failures (default {DEFAULT_STACKS}).",
+    )
+    group.addoption(
+        "--native",
+        action="store_true",
+        default=None,
+        help="Show native (C) frames in stacks (memray backend; slower).",
+    )
+    group.addoption(
+        "--trace-python-allocators",
+        action="store_true",
+        default=None,
+        help="Record every allocation of Python's object allocator (memray backend; slower).",
+    )
+    group.addoption(
+        "--fail-on-increase",
+        action="store_true",
+        default=None,
+        help="Fail a limit_memory test whose peak is higher than at its last passing run.",
+    )
+    parser.addini("memray", "Track the memory of every test (like --memray).", type="bool")
+    parser.addini("memray_backend", "auto, memray or tracemalloc.", default="auto")
+    parser.addini("hide_memray_summary", "Do not print the report.", type="bool")
+    parser.addini("most_allocations", "Tests shown in the report; 0 = all.", default="")
+    parser.addini("stacks", "Frames shown per allocation in failures.", default="")
+    parser.addini("native", "Show native frames (memray backend).", type="bool")
+    parser.addini(
+        "trace_python_allocators", "Record every object allocation (memray).", type="bool"
+    )
+    parser.addini("fail-on-increase", "Fail limit_memory tests whose peak grew.", type="bool")
+    parser.addini(
+        "verbosity_memray",
+        "Detail of memory failures: <0 summary only, 0-1 ten allocations, 2+ all. "
+        "Default follows -v/-q.",
+        default="",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    backend: str
+    bin_path: Optional[Path]
+    bin_prefix: str
+    hide_summary: bool
+    most_allocations: int
+    stacks: int
+    native: bool
+    trace_python_allocators: bool
+    fail_on_increase: bool
+    verbosity: int
+
+
+def _flag(config: pytest.Config, option: str, ini: str) -> bool:
+    value = config.getoption(option)
+    return bool(config.getini(ini)) if value is None else bool(value)
+
+
+def _ini_int(config: pytest.Config, ini: str, default: int, minimum: int) -> int:
+    raw = str(config.getini(ini)).strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"ini option {ini} = {raw!r} is not a whole number") from None
+    if value < minimum:
+        raise pytest.UsageError(f"ini option {ini} = {raw!r} must be at least {minimum}")
+    return value
+
+
+def _checked_bin_path(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = Path(os.path.abspath(path))
+    if path.exists() and not path.is_dir():
+        raise pytest.UsageError(f"--memray-bin-path {raw!r} is a file, not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".pytest-memray-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise pytest.UsageError(f"--memray-bin-path {raw!r} is not writable: {reason}") from None
+    return path
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Read and check every option; a bad value raises ``pytest.UsageError`` naming it."""
+    backend = config.getoption("memray_backend") or str(config.getini("memray_backend")).strip()
+    if backend not in BACKEND_NAMES:
+        raise pytest.UsageError(
+            f"ini option memray_backend = {backend!r} is not one of {', '.join(BACKEND_NAMES)}"
+        )
+    most = config.getoption("most_allocations")
+    if most is None:
+        most = _ini_int(config, "most_allocations", DEFAULT_MOST_ALLOCATIONS, 0)
+    stacks = config.getoption("stacks")
+    if stacks is None:
+        stacks = _ini_int(config, "stacks", DEFAULT_STACKS, 1)
+    raw_verbosity = str(config.getini("verbosity_memray")).strip()
+    if raw_verbosity in ("", "auto"):
+        verbosity = int(config.getoption("verbose"))
+    else:
+        try:
+            verbosity = int(raw_verbosity)
+        except ValueError:
+            raise pytest.UsageError(
+                f"ini option verbosity_memray = {raw_verbosity!r} is not a whole number"
+            ) from None
+    raw_path = config.getoption("memray_bin_path")
+    bin_path = None if raw_path is None else _checked_bin_path(raw_path)
+    workerinput = getattr(config, "workerinput", {})
+    prefix = config.getoption("memray_bin_prefix") or workerinput.get("memray_bin_prefix")
+    return Settings(
+        enabled=_flag(config, "memray", "memray"),
+        backend=backend,
+        bin_path=bin_path,
+        bin_prefix=prefix or uuid.uuid4().hex[:8],
+        hide_summary=_flag(config, "hide_memray_summary", "hide_memray_summary"),
+        most_allocations=most,
+        stacks=stacks,
+        native=_flag(config, "native", "native"),
+        trace_python_allocators=_flag(config, "trace_python_allocators", "trace_python_allocators"),
+        fail_on_increase=_flag(config, "fail_on_increase", "fail-on-increase"),
+        verbosity=verbosity,
+    )
