@@ -49,6 +49,8 @@ def memray_unavailable_reason(
         module = import_memray()
     except ImportError as exc:
         return f"memray is not installed ({exc})"
+    except Exception as exc:  # a broken install must not stop the session: fall back
+        return f"memray failed to import ({type(exc).__name__}: {exc})"
     raw_version = str(getattr(module, "__version__", ""))
     try:
         version = Version(raw_version)
