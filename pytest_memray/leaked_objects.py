@@ -14,7 +14,9 @@ the like; a leaked ``str`` or ``int`` held in a list shows up as that list if it
 from __future__ import annotations
 
 import collections
+import functools
 import gc
+import inspect
 import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -66,31 +68,46 @@ class ObjectCensus:
 
         Objects reachable from ``exclude`` (the plugin's own bookkeeping) are left out.
         """
+        # Plain loops only: a comprehension that used these locals would turn them into
+        # cells, new objects that the census would then report.
         gc.collect()
-        if self._before is None:
-            found = gc.get_objects()
-        else:
-            before = self._before
-            found = [obj for obj in gc.get_objects() if id(obj) not in before]
-        new_ids = {id(obj) for obj in found}
-        own = {id(found)}
-        pending = [obj for obj in exclude if id(obj) in new_ids]
+        found = gc.get_objects()
+        if self._before is not None:
+            everything, found = found, []
+            for obj in everything:
+                if id(obj) not in self._before:
+                    found.append(obj)
+            del everything
+        new_ids = set(map(id, found))
+        own = {id(found), id(exclude)}
+        pending = []
+        for root in exclude:
+            own.add(id(root))
+            pending.append(root)
         while pending:
-            obj = pending.pop()
+            for ref in gc.get_referents(pending.pop()):
+                if id(ref) in new_ids and id(ref) not in own:
+                    own.add(id(ref))
+                    pending.append(ref)
+        own.add(id(pending))
+        # An instance's __dict__ is reported as part of the instance, not on its own.
+        survivors = []
+        for obj in found:
             if id(obj) in own:
                 continue
-            own.add(id(obj))
-            pending.extend(ref for ref in gc.get_referents(obj) if id(ref) in new_ids)
-        # An instance's __dict__ is reported as part of the instance, not on its own.
-        for obj in found:
-            if not isinstance(obj, type):
-                try:
-                    own_dict = object.__getattribute__(obj, "__dict__")
-                except Exception:
-                    continue
-                if id(own_dict) in new_ids and id(obj) not in own:
-                    own.add(id(own_dict))
-        return [obj for obj in found if id(obj) not in own]
+            survivors.append(obj)
+            if isinstance(obj, type):
+                continue
+            try:
+                own_dict = object.__getattribute__(obj, "__dict__")
+            except Exception:
+                continue
+            own.add(id(own_dict))
+        result = []
+        for obj in survivors:
+            if id(obj) not in own:
+                result.append(obj)
+        return result
 
     def close(self) -> None:
         """Give the frozen objects back to the collector."""
@@ -114,3 +131,47 @@ def summarise(
     by_type = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     sample = tuple(_safe_repr(obj) for obj in kept[:_SAMPLE_SIZE])
     return LeakedObjects(total=len(kept), by_type=by_type, sample=sample)
+
+
+def watch(
+    func: Callable[..., Any], on_finish: Callable[[ObjectCensus, bool], None]
+) -> Callable[..., Any]:
+    """Wrap a test function so that a census spans exactly its call.
+
+    ``on_finish(census, returned_normally)`` runs right after the call, before anything else
+    of pytest's; the census is closed afterwards. Coroutine functions stay coroutine functions,
+    so async test runners still recognise them.
+    """
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def watched_async(*args: Any, **kwargs: Any) -> Any:
+            census = ObjectCensus()
+            ok = False
+            try:
+                result = await func(*args, **kwargs)
+                ok = True
+                return result
+            finally:
+                try:
+                    on_finish(census, ok)
+                finally:
+                    census.close()
+
+        return watched_async
+
+    @functools.wraps(func)
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        census = ObjectCensus()
+        ok = False
+        try:
+            result = func(*args, **kwargs)
+            ok = True
+            return result
+        finally:
+            try:
+                on_finish(census, ok)
+            finally:
+                census.close()
+
+    return watched

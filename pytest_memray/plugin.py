@@ -10,15 +10,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
 from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRequest
 from .backends.selection import BackendUnavailable, Choice, choose_backend
 from .capture_files import capture_file_name
-from .leaked_objects import ObjectCensus, summarise
+from .leaked_objects import ObjectCensus, summarise, watch
 from .markers import (
+    LEAK_FRAMES,
     MARKER_HELP,
     Failure,
     LeakedObjectsLimit,
@@ -156,7 +157,7 @@ class MemrayPlugin:
             name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
             capture = settings.bin_path / name
         return TrackingRequest(
-            stack_depth=max(settings.stacks, 5) if leaks else settings.stacks,
+            stack_depth=max(settings.stacks, LEAK_FRAMES) if leaks else settings.stacks,
             native_traces=caps.native_frames and (settings.native or leaks),
             show_native_frames=caps.native_frames and settings.native,
             trace_python_allocators=caps.python_allocator_tracing
@@ -176,7 +177,8 @@ class MemrayPlugin:
                 "thread allocated what; allocations of all threads are counted"
             )
 
-    @pytest.hookimpl(wrapper=True)
+    # trylast: the innermost wrapper, so as little as possible but the test runs inside it.
+    @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         limit = pyfuncitem.stash.get(_limit_key, None)
         measure = self.settings.enabled or isinstance(limit, (MemoryLimit, LeaksLimit))
@@ -186,34 +188,39 @@ class MemrayPlugin:
             return (yield)
         self._check_thread_support(limit)
         tracking: Optional[ActiveTracking] = None
-        census: Optional[ObjectCensus] = None
+        original = pyfuncitem.obj
         try:
             if measure:
                 tracking = self.backend.start(self._request_for(pyfuncitem, limit))
             if isinstance(limit, LeakedObjectsLimit):
-                census = ObjectCensus()
-            result = yield
-            if census is not None and isinstance(limit, LeakedObjectsLimit):
-                state.failure = self._leaked_objects_failure(census, limit, tracking)
-            return result
+                pyfuncitem.obj = watch(original, self._objects_judge(state, limit, tracking))
+            return (yield)
         finally:
-            if census is not None:
-                census.close()
+            pyfuncitem.obj = original
             if tracking is not None:
                 state.measurement = tracking.stop()
 
     @staticmethod
-    def _leaked_objects_failure(
-        census: ObjectCensus, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
-    ) -> Optional[Failure]:
-        survivors = census.new_survivors(exclude=[tracking] if tracking is not None else [])
-        try:
-            leaked = summarise(survivors, limit.filter_fn)
-        except Exception as exc:
-            return filter_failure("limit_leaked_objects", exc)
-        finally:
-            del survivors
-        return None if leaked is None else describe_leaked_objects(leaked)
+    def _objects_judge(
+        state: _CallState, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
+    ) -> Callable[[ObjectCensus, bool], None]:
+        """What to do when a watched test returns: note the objects it left alive."""
+
+        def judge(census: ObjectCensus, returned: bool) -> None:
+            if not returned:
+                return  # the test's own failure comes first
+            survivors = census.new_survivors(exclude=[state, tracking])
+            try:
+                leaked = summarise(survivors, limit.filter_fn)
+            except Exception as exc:
+                state.failure = filter_failure("limit_leaked_objects", exc)
+                return
+            finally:
+                del survivors
+            if leaked is not None:
+                state.failure = describe_leaked_objects(leaked)
+
+        return judge
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -249,7 +256,9 @@ class MemrayPlugin:
                 if failure is None and settings.fail_on_increase:
                     failure = self._check_increase(item, measurement)
             elif isinstance(limit, LeaksLimit):
-                failure = check_leaks(limit, measurement, settings.stacks, settings.verbosity)
+                failure = check_leaks(
+                    limit, measurement, max(settings.stacks, LEAK_FRAMES), settings.verbosity
+                )
         if report.passed and failure is not None:
             self._fail(report, failure)
         if measurement is not None:

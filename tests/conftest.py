@@ -7,9 +7,7 @@ import pytest
 from .helpers import Runner, requires_memray
 
 
-@pytest.fixture(
-    params=[pytest.param("memray", marks=requires_memray), pytest.param("tracemalloc")]
-)
+@pytest.fixture(params=[pytest.param("memray", marks=requires_memray), pytest.param("tracemalloc")])
 def backend(request: pytest.FixtureRequest) -> str:
     """Each backend in turn; memray is skipped where it cannot run."""
     return str(request.param)

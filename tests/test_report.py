@@ -220,7 +220,9 @@ def test_tracemalloc_does_not_see_native_mallocs(
     assert _peak_of(result, "test_native.py::test_native") < 1024 * 1024
 
 
-def test_capture_files_are_kept_and_open(runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_capture_files_are_kept_and_open(
+    runner: Runner, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     folder = tmp_path_factory.mktemp("captures")
     result = runner.run_source(
         HOLDS_TEN, "--memray", f"--memray-bin-path={folder}", "--memray-bin-prefix=run1"

@@ -286,7 +286,7 @@ main() {
     case "${1:-}" in
         --demo) mode=demo; shift ;;
         --python) mode=python; shift ;;
-        -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
+        -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; return 0 ;;
     esac
     prepare
     local rc=0

@@ -29,11 +29,10 @@ def _under_wine() -> bool:
 
 
 def _install() -> None:
+    import _winapi
     import ctypes
     import os
     from ctypes import wintypes
-
-    import _winapi
 
     if hasattr(_winapi, "CopyFile2"):
         del _winapi.CopyFile2

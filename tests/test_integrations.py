@@ -1,0 +1,167 @@
+"""Working with pytest-xdist, junit-xml, flaky, anyio, --strict-markers and -p no:memray."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from pytest_memray.backends.interface import ActiveTracking, Backend, TrackingRequest
+from pytest_memray.plugin import MemrayPlugin
+
+from .helpers import Runner, report_blocks
+
+FOUR_TESTS = (
+    "\n".join(
+        f"def test_{i}():\n    data = bytearray({i + 1} * 1024 * 1024)\n    assert data\n"
+        for i in range(4)
+    )
+    + """
+import pytest
+
+@pytest.mark.limit_memory("1 MB")
+def test_over():
+    data = bytearray(3 * 1024 * 1024)
+"""
+)
+
+
+def test_xdist_report_lists_every_test_and_enforces_limits(runner: Runner) -> None:
+    runner.write(FOUR_TESTS)
+    result = runner.run("--memray", "-n", "2", "--most-allocations=0")
+    result.assert_outcomes(passed=4, failed=1)
+    blocks = report_blocks(result.outlines)
+    assert sorted(blocks) == [f"test_subject.py::test_{i}" for i in range(4)]
+    for i in range(4):
+        assert f"Total memory allocated: {i + 1}.0MiB" in "\n".join(
+            blocks[f"test_subject.py::test_{i}"]
+        )
+    result.stdout.fnmatch_lines(["MEMORY PROBLEMS test_subject.py::test_over - *"])
+    assert result.stdout.str().count("MEMRAY REPORT") == 1
+
+
+def test_xdist_capture_files_share_one_prefix(
+    runner: Runner, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("captures")
+    runner.write(FOUR_TESTS)
+    result = runner.run("--memray", "-n", "2", f"--memray-bin-path={folder}")
+    prefixes = {path.name.split("-")[0] for path in folder.iterdir()}
+    assert len(prefixes) == 1
+    assert len(list(folder.iterdir())) == 5
+    result.stdout.fnmatch_lines([f"Wrote 5 capture file(s) to {folder} with prefix*"])
+
+
+def test_junit_xml_carries_the_failure_text(runner: Runner) -> None:
+    runner.write(FOUR_TESTS)
+    result = runner.run("--junitxml=out.xml")
+    assert result.ret == 1
+    tree = ET.parse(runner.pytester.path / "out.xml")
+    failures = tree.findall(".//testcase[@name='test_over']/failure")
+    assert len(failures) == 1
+    assert "Test was limited to 1.0MiB but allocated 3.0MiB" in (
+        failures[0].get("message", "") + (failures[0].text or "")
+    )
+
+
+class _Counting(Backend):
+    """Wraps a backend and counts the test calls it tracks."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.version = inner.version
+        self.capabilities = inner.capabilities
+        self.starts = 0
+
+    def start(self, request: TrackingRequest) -> ActiveTracking:
+        self.starts += 1
+        return self.inner.start(request)
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[_Counting]:
+    made: list[_Counting] = []
+    original = MemrayPlugin.__init__
+
+    def init(self: MemrayPlugin, *args: object) -> None:
+        original(self, *args)  # type: ignore[arg-type]
+        self.backend = _Counting(self.backend)
+        made.append(self.backend)
+
+    monkeypatch.setattr(MemrayPlugin, "__init__", init)
+    return made
+
+
+def test_flaky_reruns_are_tracked_once_each(runner: Runner, counted: list[_Counting]) -> None:
+    source = """
+from flaky import flaky
+
+ATTEMPTS = []
+
+@flaky(max_runs=3, min_passes=1)
+def test_flaky():
+    ATTEMPTS.append(bytearray(1024 * 1024))
+    assert len(ATTEMPTS) == 3
+"""
+    result = runner.run_source(source, "--memray", "-p", "no:randomly")
+    assert result.ret == 0
+    assert counted[0].starts == 3
+    assert list(report_blocks(result.outlines)) == ["test_subject.py::test_flaky"]
+
+
+def test_async_tests_are_tracked(runner: Runner) -> None:
+    source = """
+import anyio
+import pytest
+
+@pytest.mark.anyio
+async def test_async_allocates():
+    await anyio.sleep(0)
+    data = bytearray(10 * 1024 * 1024)
+    await anyio.sleep(0)
+    assert data
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+    result = runner.run_source(source, "--memray")
+    assert result.ret == 0
+    block = "\n".join(report_blocks(result.outlines)["test_subject.py::test_async_allocates"])
+    assert "Total memory allocated: 10.0MiB" in block
+    assert "test_async_allocates:" in block
+
+
+def test_async_limits_are_enforced(runner: Runner) -> None:
+    source = """
+import pytest
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+@pytest.mark.anyio
+@pytest.mark.limit_memory("5 MB")
+async def test_async_over():
+    data = bytearray(10 * 1024 * 1024)
+"""
+    result = runner.run_source(source)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Test was limited to 5.0MiB but allocated 10.0MiB*"])
+
+
+def test_strict_markers_pass_with_and_without_memray(runner: Runner) -> None:
+    runner.write(FOUR_TESTS)
+    for flags in ((), ("--memray",)):
+        result = runner.run("--strict-markers", *flags)
+        result.assert_outcomes(passed=4, failed=1)
+
+
+def test_disabling_the_plugin_turns_everything_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(FOUR_TESTS)
+    result = pytester.runpytest("-p", "no:memray")
+    result.assert_outcomes(passed=5)
+    assert "MEMRAY" not in result.stdout.str()
+    result = pytester.runpytest("-p", "no:memray", "--memray")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
