@@ -17,6 +17,7 @@ import pytest
 from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRequest
 from .backends.selection import BackendUnavailable, Choice, choose_backend
 from .capture_files import capture_file_name
+from .json_report import benchmark_document, report_document, write_atomically
 from .leaked_objects import ObjectCensus, summarise, watch
 from .markers import (
     LEAK_FRAMES,
@@ -41,6 +42,7 @@ from .sizes import format_size
 PLUGIN_NAME = "memray-manager"
 WORKER_OUTPUT_KEY = "pytest_memray_records"
 MEMORY_PROBLEM_ATTR = "memray_problem"
+PEAK_PROPERTY = "memray_peak_bytes"
 
 
 class PytestMemrayWarning(pytest.PytestWarning):
@@ -144,9 +146,12 @@ class MemrayPlugin:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         item.stash[_limit_key] = None
         try:
-            item.stash[_limit_key] = limit_for(item)
+            limit = limit_for(item)
         except MarkerError as exc:
             pytest.fail(str(exc), pytrace=False)
+        if limit is None and self.settings.default_limit is not None:
+            limit = MemoryLimit(self.settings.default_limit)
+        item.stash[_limit_key] = limit
 
     def _request_for(self, item: pytest.Item, limit: Optional[Limit]) -> TrackingRequest:
         settings = self.settings
@@ -262,13 +267,16 @@ class MemrayPlugin:
         if report.passed and failure is not None:
             self._fail(report, failure)
         if measurement is not None:
+            # junit-xml writes the item's user properties as <property> elements.
+            properties = [p for p in item.user_properties if p[0] != PEAK_PROPERTY]
+            properties.append((PEAK_PROPERTY, measurement.peak_bytes))
+            item.user_properties[:] = properties
             for note in measurement.notes:
                 report.sections.append(("memray note", note))
-            if settings.enabled:
-                limit_bytes = limit.limit if isinstance(limit, (MemoryLimit, LeaksLimit)) else None
-                self.records[item.nodeid] = TestRecord.from_measurement(
-                    item.nodeid, measurement, limit_bytes
-                )
+            limit_bytes = limit.limit if isinstance(limit, (MemoryLimit, LeaksLimit)) else None
+            self.records[item.nodeid] = TestRecord.from_measurement(
+                item.nodeid, measurement, limit_bytes
+            )
 
     def _fail(self, report: pytest.TestReport, failure: Failure) -> None:
         report.outcome = "failed"
@@ -322,6 +330,16 @@ class MemrayPlugin:
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKER_OUTPUT_KEY] = [record.to_dict() for record in self.records.values()]
+            return
+        settings = self.settings
+        if settings.json_path is not None or settings.benchmark_json_path is not None:
+            records = self.final_records()
+            if settings.json_path is not None:
+                write_atomically(settings.json_path, report_document(self.choice, records))
+            if settings.benchmark_json_path is not None:
+                write_atomically(
+                    settings.benchmark_json_path, benchmark_document(self.choice, records)
+                )
 
     def merge(self, records: list[dict[str, Any]]) -> None:
         """Take in records sent by an xdist worker."""

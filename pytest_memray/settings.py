@@ -13,6 +13,7 @@ from typing import Optional
 import pytest
 
 from .backends.selection import BACKEND_NAMES
+from .sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
 DEFAULT_STACKS = 1
@@ -107,7 +108,30 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="Fail a limit_memory test whose peak is higher than at its last passing run.",
     )
+    group.addoption(
+        "--memray-limit",
+        metavar="SIZE",
+        default=None,
+        help="Give every test without a memory marker of its own limit_memory(SIZE), "
+        "e.g. '100 MB'.",
+    )
+    group.addoption(
+        "--memray-json",
+        metavar="PATH",
+        default=None,
+        help="Write the results as a JSON document to PATH at the end of the run.",
+    )
+    group.addoption(
+        "--memray-benchmark-json",
+        metavar="PATH",
+        default=None,
+        help="Write each passing test's peak to PATH in github-action-benchmark's "
+        "customSmallerIsBetter format.",
+    )
     parser.addini("memray", "Track the memory of every test (like --memray).", type="bool")
+    parser.addini("memray_limit", "limit_memory for every unmarked test (like --memray-limit).")
+    parser.addini("memray_json", "Write the JSON results here (like --memray-json).")
+    parser.addini("memray_benchmark_json", "Write peaks for github-action-benchmark here.")
     parser.addini("memray_backend", "auto, memray or tracemalloc.", default="auto")
     parser.addini("hide_memray_summary", "Do not print the report.", type="bool")
     parser.addini("most_allocations", "Tests shown in the report; 0 = all.", default="")
@@ -138,6 +162,10 @@ class Settings:
     trace_python_allocators: bool
     fail_on_increase: bool
     verbosity: int
+    #: limit_memory for every test without a memory marker of its own (--memray-limit).
+    default_limit: Optional[int]
+    json_path: Optional[Path]
+    benchmark_json_path: Optional[Path]
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:
@@ -158,21 +186,43 @@ def _ini_int(config: pytest.Config, ini: str, default: int, minimum: int) -> int
     return value
 
 
-def _checked_bin_path(raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = Path(os.path.abspath(path))
-    if path.exists() and not path.is_dir():
-        raise pytest.UsageError(f"--memray-bin-path {raw!r} is a file, not a directory")
+def _unwritable_reason(folder: Path) -> Optional[str]:
+    """Why files cannot be written in ``folder`` (created if missing), or None if they can."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".pytest-memray-probe-")
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".pytest-memray-probe-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise pytest.UsageError(f"--memray-bin-path {raw!r} is not writable: {reason}") from None
+        return exc.strerror or str(exc)
+    return None
+
+
+def _checked_bin_path(raw: str) -> Path:
+    path = Path(os.path.abspath(os.path.expanduser(raw)))
+    if path.exists() and not path.is_dir():
+        raise pytest.UsageError(f"--memray-bin-path {raw!r} is a file, not a directory")
+    reason = _unwritable_reason(path)
+    if reason is not None:
+        raise pytest.UsageError(f"--memray-bin-path {raw!r} is not writable: {reason}")
     return path
+
+
+def _checked_output_file(raw: str, option: str) -> Path:
+    path = Path(os.path.abspath(os.path.expanduser(raw)))
+    if path.is_dir():
+        raise pytest.UsageError(f"{option} {raw!r} is a directory; give a file name")
+    reason = _unwritable_reason(path.parent)
+    if reason is not None:
+        raise pytest.UsageError(f"{option} {raw!r} cannot be written: {reason}")
+    return path
+
+
+def _option_or_ini(config: pytest.Config, option: str, ini: str) -> Optional[str]:
+    value = config.getoption(option)
+    if value is None:
+        return str(config.getini(ini)).strip() or None
+    return str(value)
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -214,4 +264,24 @@ def read_settings(config: pytest.Config) -> Settings:
         trace_python_allocators=_flag(config, "trace_python_allocators", "trace_python_allocators"),
         fail_on_increase=_flag(config, "fail_on_increase", "fail-on-increase"),
         verbosity=verbosity,
+        default_limit=_default_limit(config),
+        json_path=_output(config, "memray_json", "memray_json", "--memray-json"),
+        benchmark_json_path=_output(
+            config, "memray_benchmark_json", "memray_benchmark_json", "--memray-benchmark-json"
+        ),
     )
+
+
+def _default_limit(config: pytest.Config) -> Optional[int]:
+    raw = _option_or_ini(config, "memray_limit", "memray_limit")
+    if raw is None:
+        return None
+    try:
+        return parse_size(raw)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--memray-limit / memray_limit: {exc}") from None
+
+
+def _output(config: pytest.Config, option: str, ini: str, flag: str) -> Optional[Path]:
+    raw = _option_or_ini(config, option, ini)
+    return None if raw is None else _checked_output_file(raw, flag)

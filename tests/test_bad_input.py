@@ -138,7 +138,7 @@ def test_bin_path_that_is_a_file(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(GOOD_NEIGHBOUR)
     result = pytester.runpytest("--memray", f"--memray-bin-path={target}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*--memray-bin-path '{target}' is a file, not a directory*"])
+    result.stderr.fnmatch_lines([f"*--memray-bin-path {str(target)!r} is a file, not a directory*"])
 
 
 def test_bin_path_that_cannot_be_written(
@@ -160,7 +160,7 @@ def test_bin_path_that_cannot_be_written(
         folder.chmod(0o700)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        [f"*--memray-bin-path '{folder}' is not writable: Permission denied*"]
+        [f"*--memray-bin-path {str(folder)!r} is not writable: Permission denied*"]
     )
 
 
