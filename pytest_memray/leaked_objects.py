@@ -18,8 +18,11 @@ import functools
 import gc
 import inspect
 import reprlib
+import sys
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, Callable, Optional
 
 _SAMPLE_SIZE = 10
@@ -70,6 +73,15 @@ class ObjectCensus:
         """
         # Plain loops only: a comprehension that used these locals would turn them into
         # cells, new objects that the census would then report.
+        roots: list[object] = list(exclude)
+        # The frames still running (this one, the plugin's, pytest's) and their locals are
+        # bookkeeping too; a profile or trace function makes Python create these dicts.
+        frame: Optional[FrameType] = sys._getframe()
+        while frame is not None:
+            roots.append(frame)
+            roots.append(frame.f_locals)
+            frame = frame.f_back
+        del frame
         gc.collect()
         found = gc.get_objects()
         if self._before is not None:
@@ -79,11 +91,16 @@ class ObjectCensus:
                     found.append(obj)
             del everything
         new_ids = set(map(id, found))
-        own = {id(found), id(exclude)}
+        own = {id(found), id(exclude), id(roots)}
+        # Python 3.9 makes a bound method object for a call with keyword arguments.
+        for obj in found:
+            if isinstance(obj, types.MethodType) and obj.__self__ is self:
+                own.add(id(obj))
         pending = []
-        for root in exclude:
+        for root in roots:
             own.add(id(root))
             pending.append(root)
+        del roots
         while pending:
             for ref in gc.get_referents(pending.pop()):
                 if id(ref) in new_ids and id(ref) not in own:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -12,6 +14,28 @@ MEMRAY_MISSING = memray_unavailable_reason()
 
 requires_memray = pytest.mark.skipif(
     MEMRAY_MISSING is not None, reason=f"needs the memray backend: {MEMRAY_MISSING}"
+)
+
+
+def _threads_start() -> bool:
+    try:
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+    except RuntimeError:  # CPython on WebAssembly: "can't start new thread"
+        return False
+    thread.join()
+    return True
+
+
+requires_threads = pytest.mark.skipif(
+    not _threads_start(), reason="threads cannot start on this platform"
+)
+requires_xdist = pytest.mark.skipif(
+    importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist"
+)
+requires_asyncio = pytest.mark.skipif(
+    importlib.util.find_spec("anyio") is None or importlib.util.find_spec("ssl") is None,
+    reason="needs anyio and an asyncio with ssl (missing from Pyodide's npm package)",
 )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_memray.json_report import SCHEMA_FILE
 
-from .helpers import Runner
+from .helpers import Runner, requires_xdist
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -42,7 +42,10 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+@pytest.mark.parametrize(
+    "workers",
+    [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=requires_xdist)],
+)
 def test_json_report_validates_and_holds_every_tracked_test(
     runner: Runner, workers: tuple[str, ...]
 ) -> None:
@@ -143,7 +146,7 @@ def test_suite_wide_limit_fences_unmarked_tests(runner: Runner, how: str) -> Non
     else:
         result = runner.run("--memray-limit=5 MB")
     result.assert_outcomes(passed=4, failed=1)
-    result.stdout.fnmatch_lines(["MEMORY PROBLEMS test_subject.py::test_unmarked_heavy - *"])
+    result.stdout.fnmatch_lines(["MEMORY PROBLEMS test_subject.py::test_unmarked_heavy*"])
     result.stdout.fnmatch_lines(["*Test was limited to 5.0MiB but allocated 10.0MiB*"])
 
 
