@@ -1,54 +1,56 @@
 """Finding the function that encloses a source line, for backends whose frames carry no name.
 
 tracemalloc records only file names and line numbers. To show frames as
-``function:file:line`` like memray does, the enclosing ``def`` is read from the source.
+``function:file:line`` like memray does, the enclosing ``def`` is found by walking up from the
+line to the nearest less-indented ``def``. This reads the source through :mod:`linecache` and
+parses nothing, so it stays cheap when a snapshot covers hundreds of files; it can be fooled by
+unusual layouts (a ``def`` inside a multi-line string), which only affects a label.
 """
 
 from __future__ import annotations
 
-import ast
-import bisect
 import functools
 import linecache
+import re
 
 UNKNOWN_FUNCTION = "<unknown>"
 MODULE_LEVEL = "<module>"
 
-
-@functools.lru_cache(maxsize=512)
-def _function_spans(filename: str) -> tuple[tuple[int, ...], tuple[tuple[int, int, str], ...]]:
-    """Return the spans of every function in ``filename``, sorted by first line."""
-    source = "".join(linecache.getlines(filename))
-    if not source:
-        return (), ()
-    try:
-        tree = ast.parse(source, filename)
-    except (SyntaxError, ValueError):
-        return (), ()
-    spans = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            last = node.end_lineno or node.lineno
-            name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
-            spans.append((first, last, name))
-    spans.sort()
-    return tuple(span[0] for span in spans), tuple(spans)
+_DEF = re.compile(r"(?:async\s+)?def\s+([A-Za-z_]\w*)")
+_CLASS = re.compile(r"class\s+([A-Za-z_]\w*)")
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+@functools.lru_cache(maxsize=4096)
 def function_at(filename: str, lineno: int) -> str:
     """Name of the innermost function around ``lineno`` of ``filename``.
 
-    ``<module>`` when the line is outside every function, ``<unknown>`` when the source
-    cannot be read (frozen modules, deleted files).
+    A line in a class body gives the class name, as Python names that scope; ``<module>`` when
+    the line is outside every function and class, ``<unknown>`` when the source cannot be read
+    (frozen modules, deleted files).
     """
-    starts, spans = _function_spans(filename)
-    if not spans:
-        return UNKNOWN_FUNCTION if not linecache.getlines(filename) else MODULE_LEVEL
-    best = MODULE_LEVEL
-    best_size = None
-    # Spans that start after the line cannot enclose it; nested spans start later.
-    for first, last, name in spans[: bisect.bisect_right(starts, lineno)]:
-        if first <= lineno <= last and (best_size is None or last - first <= best_size):
-            best, best_size = name, last - first
-    return best
+    lines = linecache.getlines(filename)
+    if not lines or not 0 < lineno <= len(lines):
+        return UNKNOWN_FUNCTION
+    threshold = _indent(lines[lineno - 1]) if lines[lineno - 1].strip() else 1 << 30
+    own = _DEF.match(lines[lineno - 1].lstrip())
+    if own:  # the line is a def itself: a decorator or default value runs in the outer scope
+        threshold = _indent(lines[lineno - 1])
+    for index in range(lineno - 2, -1, -1):
+        text = lines[index]
+        stripped = text.lstrip(" \t")
+        if not stripped.strip() or stripped.startswith("#"):
+            continue
+        indent = _indent(text)
+        if indent >= threshold:
+            continue
+        match = _DEF.match(stripped) or _CLASS.match(stripped)
+        if match:
+            return match.group(1)  # a class body runs as a scope named after the class
+        if indent == 0:
+            break
+        threshold = indent
+    return MODULE_LEVEL

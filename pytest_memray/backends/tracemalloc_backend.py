@@ -14,8 +14,9 @@ How a test call is measured:
   10% (and at least 64 KiB), it takes a snapshot and keeps a summary of it. When the peak was
   reached and freed again between two events, the gap is charged to the frame that was
   running, on top of a snapshot of what was still alive. No thread is needed, so this works
-  where threads cannot start (WebAssembly). Where another profiler already holds the profile
-  hook, only the state at the end of the call is summarised (coarser).
+  where threads cannot start (WebAssembly). A Python profile function that was already
+  installed is called from the hook, so both work; where a C-level profiler holds the hook,
+  only the state at the end of the call is summarised (coarser).
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ class _TracemallocTracking(ActiveTracking):
         self._summary: list[RawSite] = []
         self._summary_total = self._baseline
         self._next_snapshot_at = self._baseline + _MIN_STEP
-        self._hooked = sys.getprofile() is None
+        # A Python-level profile function already installed keeps receiving every event
+        # through ours; a C-level one cannot be chained, and then only the end is summarised.
+        self._previous_hook = sys.getprofile()
+        self._hooked = self._previous_hook is None or callable(self._previous_hook)
         if self._hooked:
             sys.setprofile(self._on_event)
         else:
@@ -124,6 +128,8 @@ class _TracemallocTracking(ActiveTracking):
     # -- while the test runs -------------------------------------------------------------
 
     def _on_event(self, frame: FrameType, event: str, arg: Any) -> None:
+        if self._previous_hook is not None:
+            self._previous_hook(frame, event, arg)
         current, peak = tracemalloc.get_traced_memory()
         if peak == 0:  # the test stopped tracemalloc
             return
@@ -169,7 +175,7 @@ class _TracemallocTracking(ActiveTracking):
 
     def stop(self) -> Measurement:
         if self._hooked and sys.getprofile() == self._on_event:
-            sys.setprofile(None)
+            sys.setprofile(self._previous_hook)
         still_tracing = tracemalloc.is_tracing()
         if still_tracing:
             self._best_peak = max(
