@@ -116,7 +116,7 @@ class _TracemallocTracking(ActiveTracking):
         self._next_snapshot_at = self._baseline + _MIN_STEP
         # A Python-level profile function already installed keeps receiving every event
         # through ours; a C-level one cannot be chained, and then only the end is summarised.
-        self._previous_hook = sys.getprofile()
+        self._previous_hook: Any = sys.getprofile()
         self._hooked = self._previous_hook is None or callable(self._previous_hook)
         if self._hooked:
             sys.setprofile(self._on_event)
