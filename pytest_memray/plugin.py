@@ -18,6 +18,7 @@ from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRe
 from .backends.selection import BackendUnavailable, Choice, choose_backend
 from .capture_files import capture_file_name
 from .json_report import benchmark_document, report_document, write_atomically
+from .junit import PEAK_PROPERTY, add_junit_properties
 from .leaked_objects import ObjectCensus, summarise, watch
 from .markers import (
     LEAK_FRAMES,
@@ -42,7 +43,6 @@ from .sizes import format_size
 PLUGIN_NAME = "memray-manager"
 WORKER_OUTPUT_KEY = "pytest_memray_records"
 MEMORY_PROBLEM_ATTR = "memray_problem"
-PEAK_PROPERTY = "memray_peak_bytes"
 
 
 class PytestMemrayWarning(pytest.PytestWarning):
@@ -98,6 +98,8 @@ class MemrayPlugin:
         self.choice = choice
         self.backend: Backend = choice.backend
         self.records: dict[str, TestRecord] = {}
+        #: Tracking keys of results the backend hands over later, with their test ids.
+        self._deferred: dict[int, str] = {}
         self.outcomes: dict[str, str] = {}
         self._warned: set[str] = set()
         self._warn_about_options()
@@ -169,6 +171,8 @@ class MemrayPlugin:
             and (settings.trace_python_allocators or leaks),
             want_leaks=leaks,
             capture_file=capture,
+            # Only the report and the JSON output wait for the end of the session.
+            deferrable=limit is None or isinstance(limit, LeakedObjectsLimit),
         )
 
     def _check_thread_support(self, limit: Optional[Limit]) -> None:
@@ -204,6 +208,8 @@ class MemrayPlugin:
             pyfuncitem.obj = original
             if tracking is not None:
                 state.measurement = tracking.stop()
+                if state.measurement is None:
+                    self._deferred[tracking.key] = pyfuncitem.nodeid
 
     @staticmethod
     def _objects_judge(
@@ -326,11 +332,23 @@ class MemrayPlugin:
 
     # -- end of session --------------------------------------------------------------------
 
+    def _collect_deferred(self) -> None:
+        """Turn the results the backend deferred into records."""
+        for key, measurement in self.backend.collect():
+            nodeid = self._deferred.pop(key, None)
+            if nodeid is not None:
+                self.records[nodeid] = TestRecord.from_measurement(nodeid, measurement, None)
+        self._deferred.clear()
+
+    # tryfirst: the records must be complete before junit-xml writes its file.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._collect_deferred()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKER_OUTPUT_KEY] = [record.to_dict() for record in self.records.values()]
             return
+        add_junit_properties(self.config, self.records.values())
         settings = self.settings
         if settings.json_path is not None or settings.benchmark_json_path is not None:
             records = self.final_records()

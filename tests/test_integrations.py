@@ -6,7 +6,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pytest_memray.backends.interface import ActiveTracking, Backend, TrackingRequest
+from pytest_memray.backends.interface import (
+    ActiveTracking,
+    Backend,
+    Measurement,
+    TrackingRequest,
+)
 from pytest_memray.plugin import MemrayPlugin
 
 from .helpers import Runner, report_blocks, requires_asyncio, requires_xdist
@@ -79,6 +84,12 @@ class _Counting(Backend):
     def start(self, request: TrackingRequest) -> ActiveTracking:
         self.starts += 1
         return self.inner.start(request)
+
+    def collect(self) -> list[tuple[int, Measurement]]:
+        return self.inner.collect()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 @pytest.fixture

@@ -158,9 +158,25 @@ def test_suite_wide_limit_bad_size_is_a_usage_error(pytester: pytest.Pytester, v
     result.stderr.fnmatch_lines([f"*--memray-limit / memray_limit: invalid memory size {value!r}*"])
 
 
-def test_junit_records_the_peak(runner: Runner) -> None:
+@pytest.mark.parametrize(
+    "workers",
+    [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=requires_xdist)],
+)
+@pytest.mark.parametrize("flags", [("--memray",), ()], ids=["memray", "markers-only"])
+def test_junit_records_the_peak(
+    runner: Runner, workers: tuple[str, ...], flags: tuple[str, ...]
+) -> None:
     runner.write(SUITE)
-    runner.run("--memray", "--junitxml=out.xml")
+    runner.run(*flags, "--junitxml=out.xml", *workers)
+    tree = ET.parse(runner.pytester.path / "out.xml")
+    # the marked test is tracked with or without --memray
+    over = tree.find(
+        ".//testcase[@name='test_over']/properties/property[@name='memray_peak_bytes']"
+    )
+    assert over is not None
+    assert int(over.get("value", "0")) >= 3 * 1024 * 1024
+    if not flags:
+        return
     tree = ET.parse(runner.pytester.path / "out.xml")
     prop = tree.find(".//testcase[@name='test_ten']/properties/property[@name='memray_peak_bytes']")
     assert prop is not None

@@ -184,6 +184,7 @@ def test_backend_measures_an_allocation_directly() -> None:
     tracking = backend.start(TrackingRequest(stack_depth=3, want_leaks=True))
     kept = bytearray(3 * 1024 * 1024)
     measurement = tracking.stop()
+    assert measurement is not None
     assert measurement.peak_bytes >= 3 * 1024 * 1024
     assert (
         measurement.peak_sites[0].stack[0].function
@@ -204,4 +205,5 @@ def test_own_summaries_are_left_out_of_the_peak() -> None:
     total = sum(len(chunk) for chunk in chunks)
     del chunks
     measurement = tracking.stop()
+    assert measurement is not None
     assert total <= measurement.peak_bytes < total * 1.05

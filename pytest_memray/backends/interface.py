@@ -37,6 +37,9 @@ class Capabilities:
     capture_suffix: str
     #: The tool that opens those capture files, for the report's last line.
     capture_reader: str
+    #: Can record many calls in one go and hand their results over later, through
+    #: :meth:`Backend.collect`; much cheaper per test where starting a tracker is costly.
+    deferred_results: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class TrackingRequest:
     want_leaks: bool = False
     #: Where to keep a capture file of this call, or None for no file beyond what tracking needs.
     capture_file: Optional[Path] = None
+    #: The caller can wait for the result until :meth:`Backend.collect`: no marker needs it
+    #: right after the call. Backends with ``deferred_results`` may then batch the call.
+    deferrable: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,9 +144,16 @@ class Measurement:
 class ActiveTracking(abc.ABC):
     """Tracking of one test call in progress."""
 
+    #: Identifies a deferred result in what :meth:`Backend.collect` returns.
+    key: int = 0
+
     @abc.abstractmethod
-    def stop(self) -> Measurement:
-        """Stop tracking and return what was measured. Called exactly once."""
+    def stop(self) -> Optional[Measurement]:
+        """Stop tracking and return what was measured. Called exactly once.
+
+        Returns None only for a ``deferrable`` request that the backend deferred: the
+        measurement then comes from :meth:`Backend.collect` under this tracking's ``key``.
+        """
 
 
 class Backend(abc.ABC):
@@ -155,6 +168,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def start(self, request: TrackingRequest) -> ActiveTracking:
         """Start tracking the calling thread's test call."""
+
+    def collect(self) -> list[tuple[int, Measurement]]:
+        """Results of deferred trackings stopped since the last call, as ``(key, measurement)``.
+
+        Backends without ``deferred_results`` never defer, so they have nothing to hand over.
+        """
+        return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release what the backend holds for the session."""

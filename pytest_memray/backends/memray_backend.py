@@ -1,15 +1,30 @@
 """The memray backend: sees every allocation, native ones included (Linux and macOS, CPython).
 
-Each test call runs under its own ``memray.Tracker`` writing an aggregated capture file; the
-file is read back into a :class:`~pytest_memray.backends.interface.Measurement` and removed
-unless the user asked to keep capture files.
+Two ways of tracking a test call, with the same figures:
+
+* **Batched** (the default for tests whose result can wait for the end of the session): one
+  ``memray.Tracker`` records every allocation and free of many test calls into one capture
+  file. Starting and stopping a Tracker costs several milliseconds (memray patches the symbol
+  tables of every loaded library each time), so paying it once per batch instead of once per
+  test is what makes ``--memray`` cheap. Each call is bracketed by two *boundary marks*:
+  zero-filled ``bytes`` objects of sizes no test makes (256 MiB and more, allocated with
+  ``calloc``, so no page is touched) that are freed at once. When the batch closes, the file is
+  replayed: between the marks of a call, allocations made in the call are added up and their
+  frees taken off, which gives the same high-water mark, the same allocations alive at it and
+  the same count as a Tracker of its own would. Allocations from before the call that are freed
+  during it are ignored, as a Tracker started at the call would not have seen them either.
+* **One Tracker per call**, writing an aggregated capture file that is read back at once: for
+  tests whose markers need the result right away, for ``limit_leaks`` (which needs native
+  frames and Python-allocator tracing), and with ``--memray-bin-path``, whose users want one
+  capture file per test. A batch in progress is closed first (only one Tracker can run).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,31 +49,190 @@ CAPABILITIES = Capabilities(
     exact_peak=True,
     capture_suffix=".bin",
     capture_reader="memray flamegraph / memray stats",
+    deferred_results=True,
 )
+
+#: Size of the first boundary mark; mark ``n`` is ``_MARK_BASE + n * _MARK_STEP`` bytes long.
+_MARK_BASE = 256 * 1024 * 1024 + 7
+_MARK_STEP = 4096
+#: A batch is closed and replayed after this many calls, to bound its file and replay.
+BATCH_SIZE = 500
+
+_FREES = frozenset(
+    int(kind)
+    for kind in (
+        memray.AllocatorType.FREE,
+        memray.AllocatorType.PYMALLOC_FREE,
+        memray.AllocatorType.MUNMAP,
+    )
+)
+_MUNMAP = int(memray.AllocatorType.MUNMAP)
+
+
+def _mark_size(index: int) -> int:
+    """What memray records for boundary mark ``index``: the object's whole allocation."""
+    return sys.getsizeof(b"") + _MARK_BASE + index * _MARK_STEP
+
+
+def _place_mark(index: int) -> None:
+    mark = bytes(_MARK_BASE + index * _MARK_STEP)  # calloc'ed: costs no memory
+    del mark
+
+
+def _stack(record: Any, depth: int, native: bool) -> tuple[StackFrame, ...]:
+    if native:
+        raw = record.hybrid_stack_trace(max_stacks=depth)
+    else:
+        raw = record.stack_trace(max_stacks=depth)
+    return tuple(StackFrame(str(func), str(file), int(line)) for func, file, line in raw)
 
 
 def _sites(records: Iterable[Any], depth: int, native: bool) -> list[AllocationSite]:
-    """Neutral sites from memray records; native frames only when ``native`` is set."""
-    sites = []
-    for record in records:
-        if native:
-            raw = record.hybrid_stack_trace(max_stacks=depth)
-        else:
-            raw = record.stack_trace(max_stacks=depth)
-        stack = tuple(StackFrame(str(func), str(file), int(line)) for func, file, line in raw)
-        sites.append(
-            AllocationSite(
-                size=int(record.size),
-                count=int(record.n_allocations),
-                stack=stack,
-                thread_id=int(record.tid),
-            )
+    """Neutral sites from memray's aggregated records; native frames only when ``native``."""
+    sites = [
+        AllocationSite(
+            size=int(record.size),
+            count=int(record.n_allocations),
+            stack=_stack(record, depth, native),
+            thread_id=int(record.tid),
         )
+        for record in records
+    ]
     sites.sort(key=lambda site: site.size, reverse=True)
     return sites
 
 
-class _MemrayTracking(ActiveTracking):
+def replay_call(records: Sequence[Any], test_thread: int, depth: int, native: bool) -> Measurement:
+    """The measurement of one call from the raw records made between its boundary marks."""
+    live: dict[int, int] = {}
+    current = peak = 0
+    peak_at = -1
+    for index, record in enumerate(records):
+        if record.allocator in _FREES:
+            size = live.pop(record.address, None)
+            if size is None:
+                continue  # allocated before the call
+            if record.allocator == _MUNMAP and 0 < record.size < size:
+                live[record.address] = size - record.size  # a partial unmap
+                size = record.size
+            current -= size
+        else:
+            live[record.address] = record.size
+            current += record.size
+            if current > peak:
+                peak, peak_at = current, index
+    # Second pass: what was alive at the peak, grouped like memray groups it.
+    at_peak: dict[int, Any] = {}
+    for record in records[: peak_at + 1]:
+        if record.allocator in _FREES:
+            at_peak.pop(record.address, None)
+        else:
+            at_peak[record.address] = record
+    groups: dict[tuple[int, int, int], list[Any]] = {}
+    for record in at_peak.values():
+        key = (record.stack_id, record.native_stack_id if native else 0, record.tid)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [record, 0, 0]
+            group = groups[key]
+        group[1] += record.size
+        group[2] += 1
+    sites = [
+        AllocationSite(size=size, count=count, stack=_stack(first, depth, native), thread_id=tid)
+        for (_, _, tid), (first, size, count) in groups.items()
+    ]
+    sites.sort(key=lambda site: site.size, reverse=True)
+    return Measurement(
+        peak_bytes=peak,
+        allocation_count=sum(site.count for site in sites),
+        peak_sites=sites,
+        test_thread_id=test_thread,
+    )
+
+
+class _Batch:
+    """One Tracker recording many calls between boundary marks."""
+
+    def __init__(self, path: Path, request: TrackingRequest) -> None:
+        self.path = path
+        self.native_traces = request.native_traces
+        self.trace_python_allocators = request.trace_python_allocators
+        self.show_native = request.show_native_frames
+        self.depth = request.stack_depth
+        self.calls: list[int] = []  # tracking keys, in order
+        self._marks = 0
+        path.unlink(missing_ok=True)
+        self._tracker = memray.Tracker(
+            path,
+            native_traces=request.native_traces,
+            trace_python_allocators=request.trace_python_allocators,
+            file_format=memray.FileFormat.ALL_ALLOCATIONS,
+        )
+        self._tracker.__enter__()
+
+    def suits(self, request: TrackingRequest) -> bool:
+        return (
+            len(self.calls) < BATCH_SIZE
+            and request.native_traces == self.native_traces
+            and request.trace_python_allocators == self.trace_python_allocators
+            and request.show_native_frames == self.show_native
+            and request.stack_depth == self.depth
+        )
+
+    def mark(self) -> None:
+        _place_mark(self._marks)
+        self._marks += 1
+
+    def close(self) -> list[tuple[int, Measurement]]:
+        """Stop recording and replay the file into one measurement per finished call."""
+        self._tracker.__exit__(None, None, None)
+        try:
+            return self._replay()
+        finally:
+            self.path.unlink(missing_ok=True)
+
+    def _replay(self) -> list[tuple[int, Measurement]]:
+        results: list[tuple[int, Measurement]] = []
+        reader = memray.FileReader(self.path)
+        try:
+            expected = 0
+            next_size = _mark_size(0)
+            window: Optional[list[Any]] = None
+            test_thread = 0
+            for record in reader.get_allocation_records():
+                if record.size == next_size and record.allocator not in _FREES:
+                    if expected % 2 == 0:
+                        window, test_thread = [], int(record.tid)
+                    elif window is not None:
+                        call = expected // 2
+                        if call < len(self.calls):
+                            measurement = replay_call(
+                                window, test_thread, self.depth, self.show_native
+                            )
+                            results.append((self.calls[call], measurement))
+                        window = None
+                    expected += 1
+                    next_size = _mark_size(expected)
+                elif window is not None:
+                    window.append(record)
+        finally:
+            reader.close()
+        return results
+
+
+class _BatchedTracking(ActiveTracking):
+    def __init__(self, batch: _Batch, key: int) -> None:
+        self.key = key
+        self._batch = batch
+        batch.calls.append(key)
+        batch.mark()
+
+    def stop(self) -> Optional[Measurement]:
+        self._batch.mark()
+        return None
+
+
+class _TrackerPerCall(ActiveTracking):
     def __init__(self, request: TrackingRequest, scratch_dir: Path) -> None:
         self._request = request
         if request.capture_file is not None:
@@ -125,9 +299,41 @@ class MemrayBackend(Backend):
     def __init__(self) -> None:
         self.version = str(getattr(memray, "__version__", "unknown"))
         self._scratch = tempfile.TemporaryDirectory(prefix="pytest-memray-")
+        self._batch: Optional[_Batch] = None
+        self._batches = 0
+        self._keys = 0
+        self._finished: list[tuple[int, Measurement]] = []
+        #: How many Trackers were started; the tests use it to keep the fast path fast.
+        self.trackers_started = 0
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
-        return _MemrayTracking(request, Path(self._scratch.name))
+        self._keys += 1
+        batch = self._batch
+        if request.deferrable and request.capture_file is None and not request.want_leaks:
+            if batch is None or not batch.suits(request):
+                self._close_batch()
+                self._batches += 1
+                path = Path(self._scratch.name) / f"batch-{self._batches}.bin"
+                batch = self._batch = _Batch(path, request)
+                self.trackers_started += 1
+            return _BatchedTracking(batch, self._keys)
+        self._close_batch()
+        self.trackers_started += 1
+        tracking = _TrackerPerCall(request, Path(self._scratch.name))
+        tracking.key = self._keys
+        return tracking
+
+    def _close_batch(self) -> None:
+        if self._batch is not None:
+            batch, self._batch = self._batch, None
+            self._finished.extend(batch.close())
+
+    def collect(self) -> list[tuple[int, Measurement]]:
+        self._close_batch()
+        finished, self._finished = self._finished, []
+        return finished
 
     def close(self) -> None:
+        self._close_batch()
+        self._finished = []
         self._scratch.cleanup()
