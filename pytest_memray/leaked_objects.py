@@ -14,9 +14,7 @@ the like; a leaked ``str`` or ``int`` held in a list shows up as that list if it
 from __future__ import annotations
 
 import collections
-import functools
 import gc
-import inspect
 import reprlib
 import sys
 import types
@@ -148,47 +146,3 @@ def summarise(
     by_type = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
     sample = tuple(_safe_repr(obj) for obj in kept[:_SAMPLE_SIZE])
     return LeakedObjects(total=len(kept), by_type=by_type, sample=sample)
-
-
-def watch(
-    func: Callable[..., Any], on_finish: Callable[[ObjectCensus, bool], None]
-) -> Callable[..., Any]:
-    """Wrap a test function so that a census spans exactly its call.
-
-    ``on_finish(census, returned_normally)`` runs right after the call, before anything else
-    of pytest's; the census is closed afterwards. Coroutine functions stay coroutine functions,
-    so async test runners still recognise them.
-    """
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def watched_async(*args: Any, **kwargs: Any) -> Any:
-            census = ObjectCensus()
-            ok = False
-            try:
-                result = await func(*args, **kwargs)
-                ok = True
-                return result
-            finally:
-                try:
-                    on_finish(census, ok)
-                finally:
-                    census.close()
-
-        return watched_async
-
-    @functools.wraps(func)
-    def watched(*args: Any, **kwargs: Any) -> Any:
-        census = ObjectCensus()
-        ok = False
-        try:
-            result = func(*args, **kwargs)
-            ok = True
-            return result
-        finally:
-            try:
-                on_finish(census, ok)
-            finally:
-                census.close()
-
-    return watched

@@ -7,19 +7,21 @@ library: backends are reached through :mod:`pytest_memray.backends`.
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 
 from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRequest
 from .backends.selection import BackendUnavailable, Choice, choose_backend
+from .call_wrapper import wrap_call
 from .capture_files import capture_file_name
 from .json_report import benchmark_document, report_document, write_atomically
 from .junit import PEAK_PROPERTY, add_junit_properties
-from .leaked_objects import ObjectCensus, summarise, watch
+from .leaked_objects import ObjectCensus, summarise
 from .markers import (
     LEAK_FRAMES,
     MARKER_HELP,
@@ -43,6 +45,58 @@ from .sizes import format_size
 PLUGIN_NAME = "memray-manager"
 WORKER_OUTPUT_KEY = "pytest_memray_records"
 MEMORY_PROBLEM_ATTR = "memray_problem"
+
+
+class _InstrumentedCall:
+    """What runs right around the test function: the object census and the tracking."""
+
+    def __init__(
+        self, backend: Backend, request: Optional[TrackingRequest], state: _CallState
+    ) -> None:
+        self._backend = backend
+        self._request = request
+        self._state = state
+        self._census: Optional[ObjectCensus] = None
+        self._tracking: Optional[ActiveTracking] = None
+        #: Set when the backend hands the result over at the end of the session.
+        self.deferred_key: Optional[int] = None
+
+    def enter(self) -> None:
+        # The census inside the tracking: what starting and stopping the tracking creates
+        # (first imports, caches) is not the test's doing.
+        if self._request is not None:
+            self._tracking = self._backend.start(self._request)
+        if isinstance(self._state.limit, LeakedObjectsLimit):
+            self._census = ObjectCensus()
+
+    def leave(self, returned: bool) -> None:
+        census, tracking, state = self._census, self._tracking, self._state
+        self._census = self._tracking = None
+        try:
+            if tracking is not None and self._request is not None and self._request.want_leaks:
+                gc.collect()  # unreachable cycles are garbage, not leaks
+            if census is not None and returned and isinstance(state.limit, LeakedObjectsLimit):
+                state.failure = self._leaked_objects(census, state.limit, tracking)
+        finally:
+            if census is not None:
+                census.close()
+            if tracking is not None:
+                state.measurement = tracking.stop()
+                if state.measurement is None:
+                    self.deferred_key = tracking.key
+
+    def _leaked_objects(
+        self, census: ObjectCensus, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
+    ) -> Optional[Failure]:
+        # What the tracking made while the test ran is bookkeeping, not a leak of the test's.
+        survivors = census.new_survivors(exclude=[self, self._state, tracking])
+        try:
+            leaked = summarise(survivors, limit.filter_fn)
+        except Exception as exc:
+            return filter_failure("limit_leaked_objects", exc)
+        finally:
+            del survivors
+        return None if leaked is None else describe_leaked_objects(leaked)
 
 
 class PytestMemrayWarning(pytest.PytestWarning):
@@ -150,7 +204,11 @@ class MemrayPlugin:
         try:
             limit = limit_for(item)
         except MarkerError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            problem: Optional[str] = str(exc)
+        else:
+            problem = None
+        if problem is not None:  # outside the except block: no "during handling" chain
+            pytest.fail(problem, pytrace=False)
         if limit is None and self.settings.default_limit is not None:
             limit = MemoryLimit(self.settings.default_limit)
         item.stash[_limit_key] = limit
@@ -186,7 +244,7 @@ class MemrayPlugin:
                 "thread allocated what; allocations of all threads are counted"
             )
 
-    # trylast: the innermost wrapper, so as little as possible but the test runs inside it.
+    # trylast: the innermost wrapper, so that other plugins' wrappers are outside the call.
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         limit = pyfuncitem.stash.get(_limit_key, None)
@@ -196,42 +254,16 @@ class MemrayPlugin:
         if not measure and not isinstance(limit, LeakedObjectsLimit):
             return (yield)
         self._check_thread_support(limit)
-        tracking: Optional[ActiveTracking] = None
+        request = self._request_for(pyfuncitem, limit) if measure else None
+        call = _InstrumentedCall(self.backend, request, state)
         original = pyfuncitem.obj
+        pyfuncitem.obj = wrap_call(original, call.enter, call.leave)
         try:
-            if measure:
-                tracking = self.backend.start(self._request_for(pyfuncitem, limit))
-            if isinstance(limit, LeakedObjectsLimit):
-                pyfuncitem.obj = watch(original, self._objects_judge(state, limit, tracking))
             return (yield)
         finally:
             pyfuncitem.obj = original
-            if tracking is not None:
-                state.measurement = tracking.stop()
-                if state.measurement is None:
-                    self._deferred[tracking.key] = pyfuncitem.nodeid
-
-    @staticmethod
-    def _objects_judge(
-        state: _CallState, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
-    ) -> Callable[[ObjectCensus, bool], None]:
-        """What to do when a watched test returns: note the objects it left alive."""
-
-        def judge(census: ObjectCensus, returned: bool) -> None:
-            if not returned:
-                return  # the test's own failure comes first
-            survivors = census.new_survivors(exclude=[state, tracking])
-            try:
-                leaked = summarise(survivors, limit.filter_fn)
-            except Exception as exc:
-                state.failure = filter_failure("limit_leaked_objects", exc)
-                return
-            finally:
-                del survivors
-            if leaked is not None:
-                state.failure = describe_leaked_objects(leaked)
-
-        return judge
+            if call.deferred_key is not None:
+                self._deferred[call.deferred_key] = pyfuncitem.nodeid
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -6,27 +6,65 @@ locations), so the plugin's own memory does not grow with what tests allocate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
 from typing import Any, Optional
 
 from .backends.interface import AllocationSite, Measurement
 from .report import ReportEntry, histogram, top_sites
+from .stack import StackFrame
+
+_FRAMES: dict[StackFrame, StackFrame] = {}
 
 
-@dataclass
 class TestRecord:
     """One tracked test: its figures, the limit a marker set, and its final outcome."""
 
     __test__ = False  # not a test class, whatever pytest's collection rules say
+    # Slots: one of these is kept for every tracked test of the session.
+    __slots__ = (
+        "allocation_count",
+        "capture_file",
+        "histogram",
+        "limit_bytes",
+        "nodeid",
+        "outcome",
+        "peak_bytes",
+        "top_sites",
+    )
 
-    nodeid: str
-    peak_bytes: int
-    allocation_count: Optional[int]
-    histogram: str
-    top_sites: tuple[AllocationSite, ...]
-    limit_bytes: Optional[int] = None
-    capture_file: Optional[str] = None
-    outcome: str = "passed"
+    def __init__(
+        self,
+        nodeid: str,
+        peak_bytes: int,
+        allocation_count: Optional[int],
+        histogram: str,
+        top_sites: tuple[AllocationSite, ...],
+        limit_bytes: Optional[int] = None,
+        capture_file: Optional[str] = None,
+        outcome: str = "passed",
+    ) -> None:
+        self.nodeid = nodeid
+        self.peak_bytes = peak_bytes
+        self.allocation_count = allocation_count
+        # Many tests share a histogram and their locations: keep one copy of each.
+        self.histogram = sys.intern(histogram)
+        self.top_sites = tuple(
+            site._replace(stack=tuple(_FRAMES.setdefault(frame, frame) for frame in site.stack))
+            for site in top_sites
+        )
+        self.limit_bytes = limit_bytes
+        self.capture_file = capture_file
+        self.outcome = outcome
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TestRecord):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TestRecord({self.nodeid!r}, peak_bytes={self.peak_bytes})"
 
     @classmethod
     def from_measurement(

@@ -132,7 +132,9 @@ def test_batched_figures_match_one_tracker_per_test(
     assert set(batched) == set(per_test)
     assert len(batched) == 6
     for nodeid, peak in per_test.items():
-        assert batched[nodeid] == pytest.approx(peak, rel=0.02, abs=64 * 1024), nodeid
+        # Without --trace-python-allocators memray sees pymalloc arenas (up to 1 MiB each),
+        # so small objects can land in one more or one fewer arena from one run to the next.
+        assert batched[nodeid] == pytest.approx(peak, rel=0.02, abs=1024 * 1024), nodeid
 
 
 @requires_xdist

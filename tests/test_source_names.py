@@ -36,6 +36,14 @@ class Box:
 
 async def waiter():
     return 1
+
+
+def spread_out(
+    first,
+    second,
+) -> list:
+    total = first + second
+    return [total]
 """
 
 
@@ -51,7 +59,7 @@ def source_file(tmp_path: Path) -> str:
     [
         (1, "<module>"),
         (3, "<module>"),
-        (6, "<module>"),  # the def line itself runs in the outer scope
+        (6, "outer"),  # where the function's frame starts
         (7, "outer"),
         (10, "inner"),
         (13, "outer"),
@@ -60,6 +68,9 @@ def source_file(tmp_path: Path) -> str:
         (21, "method"),
         (22, "method"),
         (27, "waiter"),
+        (32, "spread_out"),
+        (35, "spread_out"),
+        (34, "spread_out"),
     ],
 )
 def test_function_at(source_file: str, lineno: int, expected: str) -> None:

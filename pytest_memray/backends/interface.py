@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ..stack import StackFrame
 
@@ -64,12 +64,14 @@ class TrackingRequest:
     deferrable: bool = False
 
 
-@dataclass(frozen=True)
-class AllocationSite:
-    """Allocations made from one call stack: their total size, how many, and by which thread."""
+class AllocationSite(NamedTuple):
+    """Allocations made from one call stack: their total size, how many, and by which thread.
+
+    A named tuple, as the plugin keeps a few of these for every test of a session.
+    """
 
     size: int
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count on purpose
     stack: tuple[StackFrame, ...]
     #: Backend's id of the allocating thread, or None where the backend does not know threads.
     thread_id: Optional[int] = None

@@ -48,7 +48,7 @@ CAPABILITIES = Capabilities(
     python_allocator_tracing=True,
     exact_peak=True,
     capture_suffix=".bin",
-    capture_reader="memray flamegraph / memray stats",
+    capture_reader="memray flamegraph, memray table or memray summary",
     deferred_results=True,
 )
 
@@ -74,8 +74,8 @@ def _mark_size(index: int) -> int:
     return sys.getsizeof(b"") + _MARK_BASE + index * _MARK_STEP
 
 
-def _place_mark(index: int) -> None:
-    mark = bytes(_MARK_BASE + index * _MARK_STEP)  # calloc'ed: costs no memory
+def _place_mark(size: int) -> None:
+    mark = bytes(size)  # calloc'ed: costs no memory
     del mark
 
 
@@ -160,7 +160,7 @@ class _Batch:
         self.show_native = request.show_native_frames
         self.depth = request.stack_depth
         self.calls: list[int] = []  # tracking keys, in order
-        self._marks = 0
+        self._marks = 0  # boundary marks reserved so far
         path.unlink(missing_ok=True)
         self._tracker = memray.Tracker(
             path,
@@ -179,9 +179,15 @@ class _Batch:
             and request.stack_depth == self.depth
         )
 
-    def mark(self) -> None:
-        _place_mark(self._marks)
-        self._marks += 1
+    def reserve(self) -> tuple[int, int]:
+        """Sizes to ask for the next call's two boundary marks.
+
+        They are worked out before the call starts, so that placing the closing mark makes
+        no allocation but the mark itself.
+        """
+        opening = _MARK_BASE + self._marks * _MARK_STEP
+        self._marks += 2
+        return opening, opening + _MARK_STEP
 
     def close(self) -> list[tuple[int, Measurement]]:
         """Stop recording and replay the file into one measurement per finished call."""
@@ -223,12 +229,12 @@ class _Batch:
 class _BatchedTracking(ActiveTracking):
     def __init__(self, batch: _Batch, key: int) -> None:
         self.key = key
-        self._batch = batch
         batch.calls.append(key)
-        batch.mark()
+        opening, self._closing = batch.reserve()
+        _place_mark(opening)
 
     def stop(self) -> Optional[Measurement]:
-        self._batch.mark()
+        _place_mark(self._closing)
         return None
 
 

@@ -35,15 +35,17 @@ def function_at(filename: str, lineno: int) -> str:
     lines = linecache.getlines(filename)
     if not lines or not 0 < lineno <= len(lines):
         return UNKNOWN_FUNCTION
+    own = _DEF.match(lines[lineno - 1].lstrip()) or _CLASS.match(lines[lineno - 1].lstrip())
+    if own:
+        # A def line is where a running function's frame starts; that is far more often what
+        # an allocation there belongs to than the one-off creation of the function.
+        return own.group(1)
     threshold = _indent(lines[lineno - 1]) if lines[lineno - 1].strip() else 1 << 30
-    own = _DEF.match(lines[lineno - 1].lstrip())
-    if own:  # the line is a def itself: a decorator or default value runs in the outer scope
-        threshold = _indent(lines[lineno - 1])
     for index in range(lineno - 2, -1, -1):
         text = lines[index]
         stripped = text.lstrip(" \t")
-        if not stripped.strip() or stripped.startswith("#"):
-            continue
+        if not stripped.strip() or stripped.startswith(("#", ")", "]", "}")):
+            continue  # blank, comment, or the closing line of a multi-line signature or call
         indent = _indent(text)
         if indent >= threshold:
             continue
