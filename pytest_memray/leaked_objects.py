@@ -4,8 +4,9 @@ Before the call, a full garbage collection runs and every surviving object is mo
 collector's permanent generation (``gc.freeze``), which ``gc.get_objects`` does not list.
 After the call, another collection runs; what ``gc.get_objects`` lists then was created during
 the call and is still alive. This works on every Python from 3.9 and needs no help from a
-backend. Where the process already uses ``gc.freeze`` itself, the census falls back to
-comparing object ids, which costs more memory while the test runs.
+backend. Where objects are frozen already (the process uses ``gc.freeze`` itself, or the
+interpreter froze some at startup, as CPython 3.12 does), the census falls back to comparing
+object ids, which costs more memory and time while the test runs.
 
 Only objects the collector tracks are seen: instances of classes, containers, functions and
 the like; a leaked ``str`` or ``int`` held in a list shows up as that list if it is new.
@@ -89,7 +90,7 @@ class ObjectCensus:
                     found.append(obj)
             del everything
         new_ids = set(map(id, found))
-        own = {id(found), id(exclude), id(roots)}
+        own = {id(found), id(exclude), id(roots), id(self._before)}
         # Python 3.9 makes a bound method object for a call with keyword arguments.
         for obj in found:
             if isinstance(obj, types.MethodType) and obj.__self__ is self:
