@@ -11,7 +11,10 @@ How a test call is measured:
   holds while measuring.
 * To say *what* was alive at the peak, a profile hook on the test's thread watches the traced
   total at every function call and return. Whenever the total exceeds the last recorded one by
-  10% (and at least 64 KiB), it takes a snapshot and keeps a summary of it. When the peak was
+  10% of what the call added (and at least 64 KiB), it keeps the raw traces as the best
+  picture so far; they are grouped by location once the call is over. After a picture that
+  took t seconds, none is taken for 4t seconds, so pictures cost at most a fifth of a test's
+  time (a test that grows fast past large heaps gets fewer, older pictures). When the peak was
   reached and freed again between two events, the gap is charged to the frame that was
   running, on top of a snapshot of what was still alive. No thread is needed, so this works
   where threads cannot start (WebAssembly). A Python profile function that was already
@@ -24,11 +27,12 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..stack import StackFrame
 from .interface import (
@@ -55,7 +59,12 @@ CAPABILITIES = Capabilities(
 _MIN_STEP = 64 * 1024
 _MAX_SITES = 1000
 #: Above this many live allocations a picture is grouped at once rather than kept raw.
-_MAX_RAW_TRACES = 20_000
+_MAX_RAW_TRACES = 200_000
+#: A new picture is taken when memory grew by this share of what the call added so far...
+_STEP = 0.1
+#: ...but after a picture that took t seconds, none is taken for t * (1 / _TIME_BUDGET - 1)
+#: seconds, so pictures never cost more than this share of a test's time.
+_TIME_BUDGET = 0.2
 _OWN_FILES = (tracemalloc.__file__, __file__)
 
 RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, line) newest first
@@ -72,7 +81,8 @@ def _raw_traces() -> list[RawTrace]:
     """
     get_traces = getattr(tracemalloc, "_get_traces", None)
     if get_traces is not None:
-        return list(get_traces())
+        traces: list[RawTrace] = get_traces()
+        return traces
     return [  # pragma: no cover - every CPython from 3.9 to 3.13 has _get_traces
         (
             trace.domain,
@@ -151,12 +161,15 @@ class _TracemallocTracking(ActiveTracking):
         self._recorded = False
         self._summary_total = self._baseline
         self._next_snapshot_at = self._baseline + _MIN_STEP
+        self._quiet_until = 0.0
+        self._trigger_at = self._trigger
         # A Python-level profile function already installed keeps receiving every event
         # through ours; a C-level one cannot be chained, and then only the end is summarised.
         self._previous_hook: Any = sys.getprofile()
         self._hooked = self._previous_hook is None or callable(self._previous_hook)
+        self._hook = self._make_hook()
         if self._hooked:
-            sys.setprofile(self._on_event)
+            sys.setprofile(self._hook)
         else:
             self._notes.append(
                 "another profiler holds the profile hook: locations are those alive at the end"
@@ -164,9 +177,36 @@ class _TracemallocTracking(ActiveTracking):
 
     # -- while the test runs -------------------------------------------------------------
 
-    def _on_event(self, frame: FrameType, event: str, arg: Any) -> None:
-        if self._previous_hook is not None:
-            self._previous_hook(frame, event, arg)
+    @property
+    def _trigger(self) -> int:
+        """The traced peak at which the hook has something to do."""
+        return self._next_snapshot_at + self._overhead
+
+    def _make_hook(self) -> Callable[[FrameType, str, Any], None]:
+        """The profile function: one C call and one comparison on most events."""
+        get_traced_memory = tracemalloc.get_traced_memory
+        previous = self._previous_hook
+        on_growth = self._on_growth
+        state = self
+
+        if previous is None:
+
+            def hook(frame: FrameType, event: str, arg: Any) -> None:
+                if get_traced_memory()[1] >= state._trigger_at:
+                    on_growth(frame, event)
+
+        else:
+
+            def hook(frame: FrameType, event: str, arg: Any) -> None:
+                previous(frame, event, arg)
+                if get_traced_memory()[1] >= state._trigger_at:
+                    on_growth(frame, event)
+
+        return hook
+
+    def _on_growth(self, frame: FrameType, event: str) -> None:
+        if time.perf_counter() < self._quiet_until:
+            return  # the last picture was costly: let the test run a while first
         current, peak = tracemalloc.get_traced_memory()
         if peak == 0:  # the test stopped tracemalloc
             return
@@ -186,6 +226,7 @@ class _TracemallocTracking(ActiveTracking):
         The raw traces are kept and grouped only after the call; a very large set is grouped
         at once instead, so that what the backend holds stays small.
         """
+        started = time.perf_counter()
         current, peak = tracemalloc.get_traced_memory()
         true_current = current - self._overhead
         self._best_peak = max(self._best_peak, peak - self._overhead)
@@ -199,9 +240,11 @@ class _TracemallocTracking(ActiveTracking):
         self._summary_total = true_current + (gap[0] if gap is not None else 0)
         self._overhead = tracemalloc.get_traced_memory()[0] - true_current
         tracemalloc.reset_peak()
-        self._next_snapshot_at = self._summary_total + max(
-            (self._summary_total - self._baseline) // 10, _MIN_STEP
-        )
+        growth = self._summary_total - self._baseline
+        self._next_snapshot_at = self._summary_total + max(int(growth * _STEP), _MIN_STEP)
+        now = time.perf_counter()
+        self._quiet_until = now + (now - started) * (1 / _TIME_BUDGET - 1)
+        self._trigger_at = self._trigger
 
     def _summary(self) -> list[RawSite]:
         sites = self._sites if self._raw is None else _group(self._raw, _MAX_SITES)
@@ -220,7 +263,7 @@ class _TracemallocTracking(ActiveTracking):
     # -- afterwards ------------------------------------------------------------------------
 
     def stop(self) -> Measurement:
-        if self._hooked and sys.getprofile() == self._on_event:
+        if self._hooked and sys.getprofile() is self._hook:
             sys.setprofile(self._previous_hook)
         still_tracing = tracemalloc.is_tracing()
         leaked_raw: Optional[list[RawTrace]] = None
