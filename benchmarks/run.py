@@ -42,6 +42,7 @@ VENV_OURS = WORK / "venv-ours"
 VENV_PUBLISHED = WORK / "venv-published"
 PUBLISHED_REQUIREMENT = "pytest-memray>=1,<2"
 READY_MARKER = ".benchmark-ready"
+INSTALLED_REVISION = ".installed-revision"
 SAMPLE_INTERVAL = 0.05  # seconds between two looks at the size of a run's TMPDIR
 MIB = 1024 * 1024
 
@@ -341,12 +342,24 @@ def prepare_ours(base_python: str, reinstall: bool) -> None:
     fresh = not venv_python(VENV_OURS).exists()
     _create_venv(VENV_OURS, base_python)
     marker = VENV_OURS / READY_MARKER
+    revision = _git_revision()
     if fresh or not marker.exists():
         _pip(VENV_OURS, str(REPO), "numpy")
         marker.write_text("ok\n")
     elif reinstall:
         # Pick up the repository as it is now; the dependencies stay as they were.
         _pip(VENV_OURS, "--force-reinstall", "--no-deps", str(REPO))
+    else:
+        return
+    (VENV_OURS / INSTALLED_REVISION).write_text(revision + "\n")
+
+
+def installed_revision() -> str:
+    """The repository's revision when our plugin was last installed into its venv."""
+    try:
+        return (VENV_OURS / INSTALLED_REVISION).read_text().strip()
+    except OSError:
+        return "unknown"
 
 
 def prepare_published(base_python: str, ours: dict[str, Optional[str]]) -> None:
@@ -624,14 +637,24 @@ def _git_revision() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            # Only what goes into the installed package counts.
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "status",
+                "--porcelain",
+                "--",
+                "pytest_memray",
+                "pyproject.toml",
+            ],
             capture_output=True,
             text=True,
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return revision + (" (with uncommitted changes)" if dirty else "")
+    return revision + (" (with uncommitted changes to the package)" if dirty else "")
 
 
 def machine_lines(
@@ -643,7 +666,7 @@ def machine_lines(
         f"{platform.system()} {platform.release()} ({platform.machine()})",
         f"- Python: {ours.get('python')} ({ours.get('implementation')})",
         f"- pytest: {ours.get('pytest')}; memray: {ours.get('memray')}; numpy: {ours.get('numpy')}",
-        f"- Our plugin: pytest-memray {ours.get('pytest-memray')} at {_git_revision()}",
+        f"- Our plugin: pytest-memray {ours.get('pytest-memray')} at {installed_revision()}",
     ]
     if published is not None:
         lines.append(
@@ -677,6 +700,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         default=",".join(DEFAULT_CONFIGS),
         help=f"comma-separated, from: {', '.join(CONFIGS)}",
     )
+    parser.add_argument(
+        "--exclude",
+        default="",
+        help="comma-separated SUITE:CONFIG cells to skip, e.g. b:ours-tracemalloc",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured runs per cell first")
     parser.add_argument("--markdown", type=Path, help="also write the results as Markdown here")
     parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
@@ -698,6 +726,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     all_suites = _all_suites()
     suites = [all_suites[name] for name in _names(args.suites, list(all_suites), "suite")]
     configs = [CONFIGS[name] for name in _names(args.configs, list(CONFIGS), "config")]
+    excluded = {cell.strip() for cell in args.exclude.split(",") if cell.strip()}
     began = time.perf_counter()
 
     prepare_ours(args.python, reinstall=not args.no_reinstall)
@@ -709,20 +738,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     suite_dirs = {suite.name: write_suite(suite) for suite in suites}
     load_before = os.getloadavg()
 
-    def rotated(repeat: int) -> list[Config]:
+    def rotated(suite: Suite, repeat: int) -> list[Config]:
         shift = repeat % len(configs)
-        return configs[shift:] + configs[:shift]
+        order = configs[shift:] + configs[:shift]
+        return [config for config in order if f"{suite.name}:{config.name}" not in excluded]
 
     for warm in range(args.warmup):
         for suite in suites:
-            for config in rotated(warm):
+            for config in rotated(suite, warm):
                 sample = run_once(suite, suite_dirs[suite.name], config, -1)
                 print(f"warm-up {suite.name} {config.name}: {sample.wall:.2f} s", flush=True)
 
     samples: list[Sample] = []
     for repeat in range(args.repeats):
         for suite in suites:
-            for config in rotated(repeat):
+            for config in rotated(suite, repeat):
                 sample = run_once(suite, suite_dirs[suite.name], config, repeat)
                 samples.append(sample)
                 flag = "" if sample.exit_code == 0 else f"  EXIT {sample.exit_code}, see logs"
@@ -739,17 +769,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     markdown_parts = ["# Benchmark results", "", *machine_lines(ours_versions, published_versions)]
     markdown_parts.append(
         f"- Command: `python benchmarks/run.py --suites {args.suites} --repeats {args.repeats}"
-        f" --configs {args.configs}`; {args.warmup} warm-up run(s) per cell"
+        f" --configs {args.configs}"
+        + (f" --exclude {args.exclude}" if excluded else "")
+        + f"`; {args.warmup} warm-up run(s) per cell"
     )
     markdown_parts.append(
         f"- Load average (1 min) before: {load_before[0]:.2f}, after: {load_after[0]:.2f}; "
         f"whole benchmark took {elapsed / 60:.1f} min"
     )
     for suite in suites:
-        summaries = [
-            summarise([s for s in samples if s.suite == suite.name and s.config == config.name])
+        cells = [
+            [s for s in samples if s.suite == suite.name and s.config == config.name]
             for config in configs
         ]
+        summaries = [summarise(cell) for cell in cells if cell]
         rows = table_rows(summaries, suite.tests)
         title = f"Suite {suite.name}: {suite.description}"
         text_parts.append(f"\n{title}\n{render_text(rows)}")
