@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pytest
 
@@ -19,26 +19,27 @@ DEFAULT_MOST_ALLOCATIONS = 5
 DEFAULT_STACKS = 1
 
 
-def positive_int(text: str) -> int:
-    """argparse type for ``--stacks``: a whole number of at least 1."""
+def _whole_number(text: str, minimum: int) -> int:
+    """``text`` as an int of at least ``minimum``; ValueError naming ``text`` otherwise."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < minimum:
+        raise ValueError(f"{text!r} must be at least {minimum}")
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type for ``--most-allocations``: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 (all tests) or more")
-    return value
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers of at least ``minimum``."""
+
+    def whole_number(text: str) -> int:
+        try:
+            return _whole_number(text, minimum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return whole_number
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -78,7 +79,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--most-allocations",
         metavar="N",
-        type=non_negative_int,
+        type=whole_number_at_least(0),
         default=None,
         help=f"Report the N tests with the highest peak; 0 reports all "
         f"(default {DEFAULT_MOST_ALLOCATIONS}).",
@@ -86,7 +87,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--stacks",
         metavar="N",
-        type=positive_int,
+        type=whole_number_at_least(1),
         default=None,
         help=f"Frames shown per allocation in failures (default {DEFAULT_STACKS}).",
     )
@@ -178,12 +179,9 @@ def _ini_int(config: pytest.Config, ini: str, default: int, minimum: int) -> int
     if not raw:
         return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise pytest.UsageError(f"ini option {ini} = {raw!r} is not a whole number") from None
-    if value < minimum:
-        raise pytest.UsageError(f"ini option {ini} = {raw!r} must be at least {minimum}")
-    return value
+        return _whole_number(raw, minimum)
+    except ValueError as exc:
+        raise pytest.UsageError(f"ini option {ini}: {exc}") from None
 
 
 def _unwritable_reason(folder: Path) -> Optional[str]:
