@@ -1,0 +1,87 @@
+"""--native and --trace-python-allocators: what they do on memray, and the warning elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import Runner, report_blocks, requires_memray
+
+OVER = """
+import pytest
+
+@pytest.mark.limit_memory("1 MB")
+def test_over():
+    data = bytearray(4 * 1024 * 1024)
+"""
+
+SMALL_OBJECTS = """
+def test_small_objects():
+    rows = [[i] for i in range(20_000)]
+    assert rows
+"""
+
+
+@requires_memray
+def test_native_frames_in_memray_failures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_over=OVER)
+    result = pytester.runpytest("--memray-backend=memray", "--native", "--stacks=8")
+    result.assert_outcomes(failed=1)
+    frames = [line.strip() for line in result.outlines if line.startswith("\t\t")]
+    assert any(not frame.split(":")[1].endswith(".py") for frame in frames), frames
+    assert any("test_over:" in frame for frame in frames), frames
+    plain = pytester.runpytest("--memray-backend=memray", "--stacks=8")
+    plain_frames = [line.strip() for line in plain.outlines if line.startswith("\t\t")]
+    assert all(frame.split(":")[1].endswith(".py") for frame in plain_frames), plain_frames
+
+
+def _count(result: pytest.RunResult) -> int:
+    block = report_blocks(result.outlines)["test_small.py::test_small_objects"]
+    line = next(text for text in block if "Total allocations" in text)
+    return int(line.rsplit(" ", 1)[1])
+
+
+@requires_memray
+def test_trace_python_allocators_counts_each_object(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_small=SMALL_OBJECTS)
+    arenas = _count(pytester.runpytest("--memray", "--memray-backend=memray"))
+    objects = _count(
+        pytester.runpytest("--memray", "--memray-backend=memray", "--trace-python-allocators")
+    )
+    assert objects >= 20_000 > arenas
+
+
+@pytest.mark.parametrize(
+    ("option", "warning"),
+    [
+        ("--native", "*--native: the tracemalloc backend cannot record native frames*"),
+        ("--trace-python-allocators", "*--trace-python-allocators: the tracemalloc backend*"),
+    ],
+)
+def test_tracemalloc_warns_once_and_carries_on(
+    pytester: pytest.Pytester, option: str, warning: str
+) -> None:
+    pytester.makepyfile(test_over=OVER, test_small=SMALL_OBJECTS)
+    result = pytester.runpytest("--memray", "--memray-backend=tracemalloc", option)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([warning])
+    assert result.stdout.str().count(option + ": the tracemalloc backend") == 1
+    assert "test_small.py::test_small_objects" in report_blocks(result.outlines)
+
+
+def test_thread_warning_comes_once_per_session(runner: Runner) -> None:
+    source = """
+import pytest
+
+@pytest.mark.limit_memory("100 MB", current_thread_only=True)
+def test_one():
+    pass
+
+@pytest.mark.limit_memory("100 MB", current_thread_only=True)
+def test_two():
+    pass
+"""
+    result = runner.run_source(source)
+    result.assert_outcomes(passed=2)
+    warnings = result.stdout.str().count("current_thread_only=True: the tracemalloc backend")
+    # memray knows which thread allocated what: nothing to warn about
+    assert warnings == (1 if runner.backend == "tracemalloc" else 0)
