@@ -53,6 +53,25 @@ class LeakedObjects:
     sample: tuple[str, ...]
 
 
+def _drop_resurrected(found: list[Any]) -> list[Any]:
+    """``found`` without the objects that only ``found`` keeps alive.
+
+    An object that became garbage after the collection (bookkeeping the backend replaced while
+    the census ran, say) is alive only through the list ``gc.get_objects`` made. Dropping it
+    frees it, which can leave what it held unreferenced too, hence the passes.
+    """
+    while True:
+        kept = []
+        for obj in found:
+            # references: ``found``, ``obj`` and getrefcount's own argument
+            if sys.getrefcount(obj) > 3:
+                kept.append(obj)
+        if len(kept) == len(found):
+            return kept
+        found = kept
+        del kept
+
+
 class ObjectCensus:
     """Notes the live objects before a call, and lists the new survivors after it."""
 
@@ -89,6 +108,7 @@ class ObjectCensus:
                 if id(obj) not in self._before:
                     found.append(obj)
             del everything
+        found = _drop_resurrected(found)
         new_ids = set(map(id, found))
         own = {id(found), id(exclude), id(roots), id(self._before)}
         # Python 3.9 makes a bound method object for a call with keyword arguments.
@@ -99,9 +119,17 @@ class ObjectCensus:
         for root in roots:
             own.add(id(root))
             pending.append(root)
+            # A root's attributes count as the root's even when its __dict__ is older than
+            # the census (it would otherwise stop the walk below).
+            attributes = getattr(root, "__dict__", None)
+            if isinstance(attributes, dict):
+                pending.extend(attributes.values())
         del roots
         while pending:
-            for ref in gc.get_referents(pending.pop()):
+            obj = pending.pop()
+            if id(obj) in new_ids:
+                own.add(id(obj))
+            for ref in gc.get_referents(obj):
                 if id(ref) in new_ids and id(ref) not in own:
                     own.add(id(ref))
                     pending.append(ref)

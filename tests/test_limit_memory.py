@@ -166,10 +166,12 @@ def test_grows():
 """
     runner.write(template.format(size=2))
     assert runner.run("--fail-on-increase").ret == 0
-    runner.write(template.format(size=6))
+    # Each rewrite changes the file's length: a same-length file rewritten within the same
+    # second could be served from the stale cached bytecode.
+    runner.write(template.format(size=16))
     result = runner.run("--fail-on-increase")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*peak memory grew from 2.0MiB to 6.0MiB*"])
+    result.stdout.fnmatch_lines(["*peak memory grew from 2.0MiB to 16.0MiB*"])
     runner.write(template.format(size=1))
     assert runner.run("--fail-on-increase").ret == 0
 

@@ -24,7 +24,7 @@ def test_small_objects():
 @requires_memray
 def test_native_frames_in_memray_failures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_over=OVER)
-    result = pytester.runpytest("--memray-backend=memray", "--native", "--stacks=8")
+    result = pytester.runpytest("--memray-backend=memray", "--native", "--stacks=40")
     result.assert_outcomes(failed=1)
     frames = [line.strip() for line in result.outlines if line.startswith("\t\t")]
     assert any(not frame.split(":")[1].endswith(".py") for frame in frames), frames
