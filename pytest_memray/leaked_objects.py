@@ -92,13 +92,15 @@ class ObjectCensus:
         # Plain loops only: a comprehension that used these locals would turn them into
         # cells, new objects that the census would then report.
         roots: list[object] = list(exclude)
-        # The frames still running (this one, the plugin's, pytest's) and their locals are
-        # bookkeeping too; a profile or trace function makes Python create these dicts.
-        frame: Optional[FrameType] = sys._getframe()
-        while frame is not None:
-            roots.append(frame)
-            roots.append(frame.f_locals)
-            frame = frame.f_back
+        # What running code holds is in use, not leaked: the frames of this thread (the
+        # plugin's, pytest's) and of the others (an xdist worker's I/O thread, say), and their
+        # locals (a profile function makes Python create those dicts, so they are new too).
+        frame: Optional[FrameType]
+        for frame in [sys._getframe(), *sys._current_frames().values()]:
+            while frame is not None:
+                roots.append(frame)
+                roots.append(frame.f_locals)
+                frame = frame.f_back
         del frame
         gc.collect()
         found = gc.get_objects()

@@ -73,8 +73,10 @@ class _InstrumentedCall:
         census, tracking, state = self._census, self._tracking, self._state
         self._census = self._tracking = None
         try:
-            if tracking is not None and self._request is not None and self._request.want_leaks:
-                gc.collect()  # unreachable cycles are garbage, not leaks
+            if tracking is not None:
+                tracking.settle()
+                if self._request is not None and self._request.want_leaks:
+                    gc.collect()  # unreachable cycles are garbage, not leaks
             if census is not None and returned and isinstance(state.limit, LeakedObjectsLimit):
                 state.failure = self._leaked_objects(census, state.limit, tracking)
         finally:

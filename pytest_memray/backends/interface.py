@@ -149,6 +149,13 @@ class ActiveTracking(abc.ABC):
     #: Identifies a deferred result in what :meth:`Backend.collect` returns.
     key: int = 0
 
+    def settle(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """The test function has returned: stop what works alongside the test (hooks).
+
+        Called before the plugin's own checks that run inside the tracked window (the object
+        census), so that the backend does not record them. :meth:`stop` follows.
+        """
+
     @abc.abstractmethod
     def stop(self) -> Optional[Measurement]:
         """Stop tracking and return what was measured. Called exactly once.

@@ -262,9 +262,13 @@ class _TracemallocTracking(ActiveTracking):
 
     # -- afterwards ------------------------------------------------------------------------
 
-    def stop(self) -> Measurement:
+    def settle(self) -> None:
         if self._hooked and sys.getprofile() is self._hook:
             sys.setprofile(self._previous_hook)
+        self._hooked = False
+
+    def stop(self) -> Measurement:
+        self.settle()
         still_tracing = tracemalloc.is_tracing()
         leaked_raw: Optional[list[RawTrace]] = None
         leaked: Optional[list[RawSite]] = None
