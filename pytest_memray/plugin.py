@@ -7,21 +7,18 @@ library: backends are reached through :mod:`pytest_memray.backends`.
 
 from __future__ import annotations
 
-import gc
 import warnings
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import pytest
 
-from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRequest
+from .backends.interface import Backend, Measurement, TrackingRequest
 from .backends.selection import BackendUnavailable, Choice, choose_backend
-from .call_wrapper import wrap_call
 from .capture_files import capture_file_name
+from .instrumented_call import CallState, InstrumentedCall, wrap_call
 from .json_report import benchmark_document, report_document, write_atomically
 from .junit import PEAK_PROPERTY, add_junit_properties
-from .leaked_objects import ObjectCensus, summarise
 from .markers import (
     LEAK_FRAMES,
     MARKER_HELP,
@@ -33,8 +30,6 @@ from .markers import (
     MemoryLimit,
     check_leaks,
     check_memory,
-    describe_leaked_objects,
-    filter_failure,
     limit_for,
 )
 from .report import render_entry, select
@@ -47,75 +42,12 @@ WORKER_OUTPUT_KEY = "pytest_memray_records"
 MEMORY_PROBLEM_ATTR = "memray_problem"
 
 
-class _InstrumentedCall:
-    """What runs right around the test function: the object census and the tracking."""
-
-    def __init__(
-        self, backend: Backend, request: Optional[TrackingRequest], state: _CallState
-    ) -> None:
-        self._backend = backend
-        self._request = request
-        self._state = state
-        self._census: Optional[ObjectCensus] = None
-        self._tracking: Optional[ActiveTracking] = None
-        #: Set when the backend hands the result over at the end of the session.
-        self.deferred_key: Optional[int] = None
-
-    def enter(self) -> None:
-        # The census inside the tracking: what starting and stopping the tracking creates
-        # (first imports, caches) is not the test's doing.
-        if self._request is not None:
-            self._tracking = self._backend.start(self._request)
-        if isinstance(self._state.limit, LeakedObjectsLimit):
-            self._census = ObjectCensus()
-
-    def leave(self, returned: bool) -> None:
-        census, tracking, state = self._census, self._tracking, self._state
-        self._census = self._tracking = None
-        try:
-            if tracking is not None:
-                tracking.settle()
-                if self._request is not None and self._request.want_leaks:
-                    gc.collect()  # unreachable cycles are garbage, not leaks
-            if census is not None and returned and isinstance(state.limit, LeakedObjectsLimit):
-                state.failure = self._leaked_objects(census, state.limit, tracking)
-        finally:
-            if census is not None:
-                census.close()
-            if tracking is not None:
-                state.measurement = tracking.stop()
-                if state.measurement is None:
-                    self.deferred_key = tracking.key
-
-    def _leaked_objects(
-        self, census: ObjectCensus, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
-    ) -> Optional[Failure]:
-        # What the tracking made while the test ran is bookkeeping, not a leak of the test's.
-        survivors = census.new_survivors(exclude=[self, self._state, tracking])
-        try:
-            leaked = summarise(survivors, limit.filter_fn)
-        except Exception as exc:
-            return filter_failure("limit_leaked_objects", exc)
-        finally:
-            del survivors
-        return None if leaked is None else describe_leaked_objects(leaked)
-
-
 class PytestMemrayWarning(pytest.PytestWarning):
     """A backend cannot do what was asked; the plugin did the nearest thing instead."""
 
 
-@dataclass
-class _CallState:
-    """What the tracking of one test call left behind, for the report hook."""
-
-    limit: Optional[Limit]
-    measurement: Optional[Measurement] = None
-    failure: Optional[Failure] = None
-
-
 _limit_key = pytest.StashKey[Optional[Limit]]()
-_call_key = pytest.StashKey[_CallState]()
+_call_key = pytest.StashKey[CallState]()
 plugin_key = pytest.StashKey["MemrayPlugin"]()
 
 
@@ -251,13 +183,13 @@ class MemrayPlugin:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
         limit = pyfuncitem.stash.get(_limit_key, None)
         measure = self.settings.enabled or isinstance(limit, (MemoryLimit, LeaksLimit))
-        state = _CallState(limit)
+        state = CallState(limit)
         pyfuncitem.stash[_call_key] = state
         if not measure and not isinstance(limit, LeakedObjectsLimit):
             return (yield)
         self._check_thread_support(limit)
         request = self._request_for(pyfuncitem, limit) if measure else None
-        call = _InstrumentedCall(self.backend, request, state)
+        call = InstrumentedCall(self.backend, request, state)
         original = pyfuncitem.obj
         pyfuncitem.obj = wrap_call(original, call.enter, call.leave)
         try:
@@ -291,7 +223,7 @@ class MemrayPlugin:
             )
         return report
 
-    def _judge(self, item: pytest.Item, report: pytest.TestReport, state: _CallState) -> None:
+    def _judge(self, item: pytest.Item, report: pytest.TestReport, state: CallState) -> None:
         limit, measurement = state.limit, state.measurement
         failure = state.failure
         settings = self.settings
