@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Runner, requires_threads, requires_xdist
+from .helpers import Runner, assert_current_thread_only, requires_threads, requires_xdist
 
 WITH_AND_WITHOUT = pytest.mark.parametrize("flags", [(), ("--memray",)], ids=["plain", "memray"])
 
@@ -207,12 +207,7 @@ def test_thread_leaks():
     thread.start()
     thread.join()
 """
-    result = runner.run_source(source)
-    if runner.backend == "memray":
-        result.assert_outcomes(passed=1)
-    else:
-        result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines(["*current_thread_only=True: the tracemalloc backend*"])
+    assert_current_thread_only(runner.run_source(source), runner.backend)
 
 
 LEAKED_OBJECTS = """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Runner, report_blocks, requires_threads
+from .helpers import Runner, assert_current_thread_only, report_blocks, requires_threads
 
 OVER_AND_UNDER = """
 import pytest
@@ -197,10 +197,4 @@ def test_thread_allocates():
     thread.start()
     thread.join()
 """
-    result = runner.run_source(source)
-    if runner.backend == "memray":
-        result.assert_outcomes(passed=1)
-    else:
-        # tracemalloc cannot tell threads apart: it counts them all, and says so once.
-        result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines(["*current_thread_only=True: the tracemalloc backend*"])
+    assert_current_thread_only(runner.run_source(source), runner.backend)
