@@ -18,7 +18,6 @@ from .stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
 MEMORY_SECTION = "memray-max-memory"
 LEAKS_SECTION = "memray-leaked-memory"
 OBJECTS_SECTION = "memray-leaked-objects"
-SECTIONS = (MEMORY_SECTION, LEAKS_SECTION, OBJECTS_SECTION)
 #: Frames shown per leaked allocation at least, whatever --stacks says: enough to find it.
 LEAK_FRAMES = 5
 

@@ -30,7 +30,6 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Optional
 
@@ -335,8 +334,3 @@ class TracemallocBackend(Backend):
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
         return _TracemallocTracking(request)
-
-
-def load_capture(path: Path) -> tracemalloc.Snapshot:
-    """Open a capture file written by this backend."""
-    return tracemalloc.Snapshot.load(str(path))
