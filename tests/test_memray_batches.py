@@ -156,3 +156,35 @@ def test_batches_under_xdist(pytester: pytest.Pytester) -> None:
     assert len(peaks) == 30
     for i in range(30):
         assert peaks[f"test_many.py::test_{i}"] == pytest.approx((i % 3 + 1) * 1024**2, rel=0.01)
+
+
+def test_one_tracker_per_test_where_marks_do_not_fit(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_memray.backends import memray_backend
+
+    monkeypatch.setattr(memray_backend, "_marks_fit", lambda: False)
+    pytester.makeconftest(COUNT_TRACKERS)
+    pytester.makepyfile(test_many=UNMARKED)
+    result = pytester.runpytest("--memray", "--memray-backend=memray", "--most-allocations=0")
+    assert result.ret == 0
+    assert _trackers(result) == 30
+    assert len(report_blocks(result.outlines)) == 30
+
+
+def test_marks_that_fail_later_fall_back_to_one_tracker_per_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_memray.backends import memray_backend
+
+    def no_room(size: int) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(memray_backend, "_marks_fit", lambda: True)
+    monkeypatch.setattr(memray_backend, "_place_mark", no_room)
+    pytester.makepyfile(test_many=UNMARKED)
+    result = pytester.runpytest("--memray", "--memray-backend=memray", "--most-allocations=0")
+    assert result.ret == 0
+    peaks = _peaks(result)
+    assert len(peaks) == 30
+    assert peaks["test_many.py::test_2"] == pytest.approx(3 * 1024**2, rel=0.01)

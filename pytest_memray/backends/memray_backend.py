@@ -79,6 +79,20 @@ def _place_mark(size: int) -> None:
     del mark
 
 
+def _marks_fit() -> bool:
+    """Whether this process may ask for a boundary mark's size (costs no memory if it may).
+
+    Under a strict overcommit policy or a small address-space limit it may not; every test
+    then gets a Tracker of its own, as without batching. Should a mark fail later in the
+    session, batching stops from the next test on.
+    """
+    try:
+        _place_mark(_MARK_BASE + BATCH_SIZE * 2 * _MARK_STEP)
+    except MemoryError:
+        return False
+    return True
+
+
 def _stack(record: Any, depth: int, native: bool) -> tuple[StackFrame, ...]:
     if native:
         raw = record.hybrid_stack_trace(max_stacks=depth)
@@ -160,6 +174,8 @@ class _Batch:
         self.show_native = request.show_native_frames
         self.depth = request.stack_depth
         self.calls: list[int] = []  # tracking keys, in order
+        #: A boundary mark could not be placed: no more calls go into this batch.
+        self.broken = False
         self._marks = 0  # boundary marks reserved so far
         path.unlink(missing_ok=True)
         self._tracker = memray.Tracker(
@@ -172,7 +188,8 @@ class _Batch:
 
     def suits(self, request: TrackingRequest) -> bool:
         return (
-            len(self.calls) < BATCH_SIZE
+            not self.broken
+            and len(self.calls) < BATCH_SIZE
             and request.native_traces == self.native_traces
             and request.trace_python_allocators == self.trace_python_allocators
             and request.show_native_frames == self.show_native
@@ -229,12 +246,18 @@ class _Batch:
 class _BatchedTracking(ActiveTracking):
     def __init__(self, batch: _Batch, key: int) -> None:
         self.key = key
-        batch.calls.append(key)
+        self._batch = batch
         opening, self._closing = batch.reserve()
-        _place_mark(opening)
+        _place_mark(opening)  # MemoryError: the caller falls back to a Tracker of its own
+        batch.calls.append(key)
 
     def stop(self) -> Optional[Measurement]:
-        _place_mark(self._closing)
+        try:
+            _place_mark(self._closing)
+        except MemoryError:
+            # The call's window stays open: its result is lost, and the backend stops
+            # batching before the next call.
+            self._batch.broken = True
         return None
 
 
@@ -311,18 +334,25 @@ class MemrayBackend(Backend):
         self._finished: list[tuple[int, Measurement]] = []
         #: How many Trackers were started; the tests use it to keep the fast path fast.
         self.trackers_started = 0
+        self._can_batch = _marks_fit()
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
         self._keys += 1
         batch = self._batch
-        if request.deferrable and request.capture_file is None and not request.want_leaks:
+        if batch is not None and batch.broken:
+            self._can_batch = False
+        batchable = request.deferrable and request.capture_file is None and not request.want_leaks
+        if batchable and self._can_batch:
             if batch is None or not batch.suits(request):
                 self._close_batch()
                 self._batches += 1
                 path = Path(self._scratch.name) / f"batch-{self._batches}.bin"
                 batch = self._batch = _Batch(path, request)
                 self.trackers_started += 1
-            return _BatchedTracking(batch, self._keys)
+            try:
+                return _BatchedTracking(batch, self._keys)
+            except MemoryError:  # no room for a mark: no more batching in this session
+                self._can_batch = False
         self._close_batch()
         self.trackers_started += 1
         tracking = _TrackerPerCall(request, Path(self._scratch.name))
