@@ -161,7 +161,7 @@ class _TracemallocTracking(ActiveTracking):
         self._summary_total = self._baseline
         self._next_snapshot_at = self._baseline + _MIN_STEP
         self._quiet_until = 0.0
-        self._trigger_at = self._trigger
+        self._rearm()
         # A Python-level profile function already installed keeps receiving every event
         # through ours; a C-level one cannot be chained, and then only the end is summarised.
         self._previous_hook: Any = sys.getprofile()
@@ -176,29 +176,30 @@ class _TracemallocTracking(ActiveTracking):
 
     # -- while the test runs -------------------------------------------------------------
 
-    @property
-    def _trigger(self) -> int:
-        """The traced peak at which the hook has something to do."""
-        return self._next_snapshot_at + self._overhead
+    def _rearm(self) -> None:
+        """Work out the traced peak at which the hook has something to do.
+
+        Kept in one attribute, as the hook compares against it on every event.
+        """
+        self._trigger_at = self._next_snapshot_at + self._overhead
 
     def _make_hook(self) -> Callable[[FrameType, str, Any], None]:
         """The profile function: one C call and one comparison on most events."""
         get_traced_memory = tracemalloc.get_traced_memory
         previous = self._previous_hook
         on_growth = self._on_growth
-        state = self
 
         if previous is None:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
-                if get_traced_memory()[1] >= state._trigger_at:
+                if get_traced_memory()[1] >= self._trigger_at:
                     on_growth(frame, event)
 
         else:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
                 previous(frame, event, arg)
-                if get_traced_memory()[1] >= state._trigger_at:
+                if get_traced_memory()[1] >= self._trigger_at:
                     on_growth(frame, event)
 
         return hook
@@ -243,7 +244,7 @@ class _TracemallocTracking(ActiveTracking):
         self._next_snapshot_at = self._summary_total + max(int(growth * _STEP), _MIN_STEP)
         now = time.perf_counter()
         self._quiet_until = now + (now - started) * (1 / _TIME_BUDGET - 1)
-        self._trigger_at = self._trigger
+        self._rearm()
 
     def _summary(self) -> list[RawSite]:
         sites = self._sites if self._raw is None else _group(self._raw, _MAX_SITES)
