@@ -198,6 +198,9 @@ class MemrayPlugin:
             pyfuncitem.obj = original
             if call.deferred_key is not None:
                 self._deferred[call.deferred_key] = pyfuncitem.nodeid
+                # A batch closed by this call's start (full, or a marked test) is replayed:
+                # keep records, not whole measurements.
+                self._collect_deferred(finish=False)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -298,18 +301,19 @@ class MemrayPlugin:
 
     # -- end of session --------------------------------------------------------------------
 
-    def _collect_deferred(self) -> None:
-        """Turn the results the backend deferred into records."""
-        for key, measurement in self.backend.collect():
+    def _collect_deferred(self, finish: bool) -> None:
+        """Turn the results the backend deferred into records, as soon as they are ready."""
+        for key, measurement in self.backend.collect(finish=finish):
             nodeid = self._deferred.pop(key, None)
             if nodeid is not None:
                 self.records[nodeid] = TestRecord.from_measurement(nodeid, measurement, None)
-        self._deferred.clear()
+        if finish:
+            self._deferred.clear()
 
     # tryfirst: the records must be complete before junit-xml writes its file.
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self._collect_deferred()
+        self._collect_deferred(finish=True)
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput[WORKER_OUTPUT_KEY] = [record.to_dict() for record in self.records.values()]

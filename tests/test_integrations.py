@@ -85,8 +85,8 @@ class _Counting(Backend):
         self.starts += 1
         return self.inner.start(request)
 
-    def collect(self) -> list[tuple[int, Measurement]]:
-        return self.inner.collect()
+    def collect(self, finish: bool = False) -> list[tuple[int, Measurement]]:
+        return self.inner.collect(finish)
 
     def close(self) -> None:
         self.inner.close()

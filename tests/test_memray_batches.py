@@ -188,3 +188,34 @@ def test_marks_that_fail_later_fall_back_to_one_tracker_per_test(
     peaks = _peaks(result)
     assert len(peaks) == 30
     assert peaks["test_many.py::test_2"] == pytest.approx(3 * 1024**2, rel=0.01)
+
+
+def test_full_batches_are_replayed_as_the_session_goes(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_memray.backends import memray_backend
+
+    monkeypatch.setattr(memray_backend, "BATCH_SIZE", 7)
+    pytester.makeconftest(
+        COUNT_TRACKERS
+        + """
+from pytest_memray.plugin import plugin_key
+
+def pytest_runtest_teardown(item):
+    # results of closed batches are turned into records before the session ends
+    plugin = item.config.stash[plugin_key]
+    print(f"PENDING {len(plugin._deferred)}")
+"""
+    )
+    pytester.makepyfile(test_many=UNMARKED)
+    result = pytester.runpytest(
+        "--memray", "--memray-backend=memray", "--most-allocations=0", "-s", "-p", "no:randomly"
+    )
+    assert result.ret == 0
+    assert _trackers(result) == 5  # 30 tests in batches of 7
+    pending = [int(line.split()[-1]) for line in result.outlines if "PENDING" in line]
+    assert max(pending) <= 7
+    peaks = _peaks(result)
+    assert len(peaks) == 30
+    for i in range(30):
+        assert peaks[f"test_many.py::test_{i}"] == pytest.approx((i % 3 + 1) * 1024**2, rel=0.01)

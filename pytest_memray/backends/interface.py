@@ -178,10 +178,13 @@ class Backend(abc.ABC):
     def start(self, request: TrackingRequest) -> ActiveTracking:
         """Start tracking the calling thread's test call."""
 
-    def collect(self) -> list[tuple[int, Measurement]]:
-        """Results of deferred trackings stopped since the last call, as ``(key, measurement)``.
+    def collect(self, finish: bool = False) -> list[tuple[int, Measurement]]:
+        """Deferred results that are ready and not yet handed over, as ``(key, measurement)``.
 
-        Backends without ``deferred_results`` never defer, so they have nothing to hand over.
+        With ``finish`` (at the end of the session), what is still being recorded is closed
+        first, so every deferred tracking stopped so far is handed over. The plugin also
+        calls it without ``finish`` as the session goes, so that it keeps only compact
+        records. Backends without ``deferred_results`` never defer: nothing to hand over.
         """
         return []
 

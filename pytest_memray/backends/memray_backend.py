@@ -364,8 +364,9 @@ class MemrayBackend(Backend):
             batch, self._batch = self._batch, None
             self._finished.extend(batch.close())
 
-    def collect(self) -> list[tuple[int, Measurement]]:
-        self._close_batch()
+    def collect(self, finish: bool = False) -> list[tuple[int, Measurement]]:
+        if finish:
+            self._close_batch()
         finished, self._finished = self._finished, []
         return finished
 
