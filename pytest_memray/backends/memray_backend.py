@@ -248,8 +248,11 @@ class _BatchedTracking(ActiveTracking):
         self.key = key
         self._batch = batch
         opening, self._closing = batch.reserve()
-        _place_mark(opening)  # MemoryError: the caller falls back to a Tracker of its own
         batch.calls.append(key)
+        # Last, so that the plugin's own bookkeeping stays outside the call's window.
+        # A MemoryError here makes the caller fall back to a Tracker of its own; this call,
+        # last in its batch, then has no window and is left out of the replay.
+        _place_mark(opening)
 
     def stop(self) -> Optional[Measurement]:
         try:
