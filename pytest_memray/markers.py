@@ -150,10 +150,13 @@ class Failure:
 
 
 def _render_sites(
-    title: str, sites: Sequence[AllocationSite], verb: str, stacks: int, show: Optional[int]
+    title: str, sites: Sequence[AllocationSite], verb: str, stacks: int, verbosity: int
 ) -> str:
+    """The failure section's list: none below verbosity 0, ten sites up to 1, all from 2."""
+    if verbosity < 0:
+        return ""
     lines = [title]
-    for site in sites if show is None else sites[:show]:
+    for site in sites if verbosity >= 2 else sites[:10]:
         lines.append(f"\t- {format_size(site.size)} {verb} here:")
         for frame in site.stack[:stacks]:
             lines.append(f"\t\t{frame}")
@@ -181,7 +184,8 @@ def _merge_threads(sites: list[AllocationSite]) -> list[AllocationSite]:
     return result
 
 
-def _filter_error(marker: str, exc: BaseException) -> Failure:
+def filter_failure(marker: str, exc: BaseException) -> Failure:
+    """The failure for a ``filter_fn`` that raised."""
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return Failure(
         summary=f"The filter_fn of {marker} raised {type(exc).__name__}: {exc}",
@@ -201,20 +205,18 @@ def check_memory(
         peak = sum(site.size for site in sites)
     if peak < limit.limit or peak == 0:
         return None
-    show = None if verbosity >= 2 else 10
     return Failure(
         summary=f"Test was limited to {format_size(limit.limit)} but allocated {format_size(peak)}",
         section=MEMORY_SECTION,
-        details=""
-        if verbosity < 0
-        else _render_sites("List of allocations:", sites, "allocated", stacks, show),
+        details=_render_sites("List of allocations:", sites, "allocated", stacks, verbosity),
     )
 
 
 def check_leaks(
     limit: LeaksLimit, measurement: Measurement, stacks: int, verbosity: int
 ) -> Optional[Failure]:
-    """Fail when one call stack leaked at least the limit."""
+    """Fail when one call stack leaked at least the limit; at least ``LEAK_FRAMES`` frames."""
+    stacks = max(stacks, LEAK_FRAMES)
     sites = _visible(measurement, measurement.leaked_sites or [], limit.current_thread_only)
     if not limit.current_thread_only:
         sites = _merge_threads(sites)
@@ -225,21 +227,20 @@ def check_leaks(
         try:
             ignored = limit.filter_fn is not None and not limit.filter_fn(Stack(site.stack))
         except Exception as exc:
-            return _filter_error("limit_leaks", exc)
+            return filter_failure("limit_leaks", exc)
         if not ignored:
             offending.append(site)
     if not offending:
         return None
-    show = None if verbosity >= 2 else 10
     return Failure(
         summary=(
             f"Test was allowed to leak {format_size(limit.limit)} per location "
             "but at least one location leaked more"
         ),
         section=LEAKS_SECTION,
-        details=""
-        if verbosity < 0
-        else _render_sites("List of leaked allocations:", offending, "leaked", stacks, show),
+        details=_render_sites(
+            "List of leaked allocations:", offending, "leaked", stacks, verbosity
+        ),
     )
 
 
@@ -254,8 +255,3 @@ def describe_leaked_objects(leaked: LeakedObjects) -> Failure:
         section=OBJECTS_SECTION,
         details="\n".join(lines),
     )
-
-
-def filter_failure(marker: str, exc: BaseException) -> Failure:
-    """The failure for a ``filter_fn`` that raised."""
-    return _filter_error(marker, exc)

@@ -236,9 +236,7 @@ class MemrayPlugin:
                 if failure is None and settings.fail_on_increase:
                     failure = self._check_increase(item, measurement)
             elif isinstance(limit, LeaksLimit):
-                failure = check_leaks(
-                    limit, measurement, max(settings.stacks, LEAK_FRAMES), settings.verbosity
-                )
+                failure = check_leaks(limit, measurement, settings.stacks, settings.verbosity)
         if report.passed and failure is not None:
             self._fail(report, failure)
         if measurement is not None:
