@@ -72,6 +72,11 @@ RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, li
 RawTrace = tuple[Any, ...]  # (domain, size, frames newest first, total frames)
 
 
+def _newest_first(traceback: tracemalloc.Traceback) -> tuple[tuple[str, int], ...]:
+    """A snapshot's traceback (oldest frame first) as raw frames, newest first."""
+    return tuple((frame.filename, frame.lineno) for frame in reversed(traceback))
+
+
 def _raw_traces() -> list[RawTrace]:
     """What is traced now, as tracemalloc's own raw tuples.
 
@@ -86,7 +91,7 @@ def _raw_traces() -> list[RawTrace]:
         (
             trace.domain,
             trace.size,
-            tuple((frame.filename, frame.lineno) for frame in reversed(trace.traceback)),
+            _newest_first(trace.traceback),
             0,
         )
         for trace in tracemalloc.take_snapshot().traces
@@ -319,7 +324,7 @@ class _TracemallocTracking(ActiveTracking):
             (
                 stat.size_diff,
                 max(stat.count_diff, 1),
-                tuple((frame.filename, frame.lineno) for frame in reversed(stat.traceback)),
+                _newest_first(stat.traceback),
             )
             for stat in diff
             if stat.size_diff > 0
