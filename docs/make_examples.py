@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-
 from pytest_memray.backends.selection import memray_unavailable_reason
+
 from pytest_memray.settings import add_options
 
 DOCS = Path(__file__).resolve().parent

@@ -1,36 +1,53 @@
-"""Running the plugin's work right around a test function's call, and nothing else.
+"""Running the plugin's work right around a test's own code, and nothing else.
 
-The plugin tracks the test function's own call: it wraps ``item.obj`` for the duration of
-``pytest_pyfunc_call`` only (so a rerun plugin never sees it wrapped twice), which keeps
-pytest's and pluggy's own work out of the measurement. Coroutine functions stay coroutine
-functions, so async test runners (anyio, pytest-asyncio) still recognise them.
+The measured window is the test's own code: for a pytest test function (and a
+``unittest.TestCase`` test method that pytest calls synchronously) the function itself, by
+wrapping ``item.obj`` for the duration of the call; for every other kind of item (doctests,
+asynchronous ``TestCase`` methods, items of other plugins) the item's ``runtest``, by
+wrapping it the same way. Coroutine functions stay coroutine functions, so async test runners
+(anyio, pytest-asyncio, unittest's) still recognise them.
+
+Around the window, in order: the backend starts tracking, the object census (for
+``limit_leaked_objects``) takes its picture, and the tracking opens as the last thing before
+the test code; after it, the tracking closes first, then the census looks for survivors, then
+the tracking stops. So the plugin's own work is never inside the window.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
 import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from .backends.interface import ActiveTracking, Backend, Measurement, TrackingRequest
-from .leaked_objects import ObjectCensus, summarise
-from .markers import Failure, LeakedObjectsLimit, Limit, describe_leaked_objects, filter_failure
+import pytest
+
+from .backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
+from .leaked_objects import ObjectCensus
+from .markers import Failure, Limit
+
+try:  # pytest's unittest item calls item.obj as the test method when it runs synchronously
+    from _pytest.unittest import TestCaseFunction
+except ImportError:  # pragma: no cover - pytest moved it; such items are measured by runtest
+    TestCaseFunction = None  # type: ignore[assignment,misc]
 
 
 def wrap_call(
     func: Callable[..., Any], enter: Callable[[], None], leave: Callable[[bool], None]
 ) -> Callable[..., Any]:
-    """``func`` with ``enter()`` before each call and ``leave(returned_normally)`` after it."""
+    """``func`` with ``enter()`` right before each call and ``leave(returned)`` right after."""
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def wrapped_coroutine(*args: Any, **kwargs: Any) -> Any:
+            # The coroutine object is made before the window opens.
+            awaitable = func(*args, **kwargs)
             enter()
             returned = False
             try:
-                result = await func(*args, **kwargs)
+                result = await awaitable
                 returned = True
                 return result
             finally:
@@ -40,10 +57,11 @@ def wrap_call(
 
     @functools.wraps(func)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
+        call, arguments = _positional_call(func, args, kwargs)
         enter()
         returned = False
         try:
-            result = func(*args, **kwargs)
+            result = call(*arguments)
             returned = True
             return result
         finally:
@@ -52,64 +70,126 @@ def wrap_call(
     return wrapped
 
 
+def _positional_call(
+    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """``func`` and a tuple to call it with, so that the call itself allocates nothing.
+
+    pytest passes fixtures by keyword; calling with ``**kwargs`` would build a dict and a
+    tuple of names inside the measured window, so they are bound to positions beforehand.
+    """
+    if not kwargs:
+        return func, args
+    try:
+        bound = inspect.signature(func).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return functools.partial(func, *args, **kwargs), ()
+    if bound.kwargs:  # keyword-only parameters
+        return functools.partial(func, *bound.args, **bound.kwargs), ()
+    return func, tuple(bound.args)
+
+
+def _runs_item_obj(item: pytest.Item) -> bool:
+    """Whether running ``item`` calls ``item.obj`` as the test's own code."""
+    if not isinstance(item, pytest.Function):
+        return False
+    if type(item).runtest is pytest.Function.runtest:
+        return True
+    return (
+        TestCaseFunction is not None
+        and isinstance(item, TestCaseFunction)
+        and not inspect.iscoroutinefunction(item.obj)
+    )
+
+
+@contextmanager
+def instrumented(item: pytest.Item, call: InstrumentedCall) -> Iterator[str]:
+    """Wrap the test's own code of ``item`` with ``call`` while the block runs.
+
+    Yields what the window covers: ``"function"`` or ``"runtest"``.
+    """
+    if _runs_item_obj(item):
+        assert isinstance(item, pytest.Function)
+        original = item.obj
+        item.obj = wrap_call(original, call.enter, call.leave)
+        try:
+            yield "function"
+        finally:
+            item.obj = original
+        return
+    had_own = "runtest" in vars(item)
+    original_runtest = item.runtest
+    item.runtest = wrap_call(original_runtest, call.enter, call.leave)  # type: ignore[method-assign]
+    try:
+        yield "runtest"
+    finally:
+        if had_own:
+            item.runtest = original_runtest  # type: ignore[method-assign]
+        else:
+            del item.runtest
+
+
 @dataclass
 class CallState:
     """What the instrumented call of one test left behind, for the report hook."""
 
     limit: Optional[Limit]
-    measurement: Optional[Measurement] = None
-    failure: Optional[Failure] = None
+    #: The backend's handle of this call's tracking, when it was measured.
+    handle: Optional[int] = None
+    #: The outcome, when the backend handed it over at once.
+    outcome: Optional[Outcome] = None
+    #: What the object census found.
+    census_failure: Optional[Failure] = None
+    #: The test code ran (the window opened).
+    ran: bool = False
 
 
 class InstrumentedCall:
-    """What runs right around the test function: the object census and the tracking."""
+    """What runs right around the test's own code: the tracking and the object census."""
 
     def __init__(
-        self, backend: Backend, request: Optional[TrackingRequest], state: CallState
+        self,
+        backend: Backend,
+        request: Optional[TrackingRequest],
+        state: CallState,
+        on_start: Callable[[int], None],
+        on_results: Callable[[list[tuple[int, Outcome]]], None],
     ) -> None:
         self._backend = backend
         self._request = request
         self._state = state
+        self._on_start = on_start
+        self._on_results = on_results
         self._census: Optional[ObjectCensus] = None
         self._tracking: Optional[ActiveTracking] = None
-        #: Set when the backend hands the result over at the end of the session.
-        self.deferred_key: Optional[int] = None
 
     def enter(self) -> None:
-        # The census inside the tracking: what starting and stopping the tracking creates
-        # (first imports, caches) is not the test's doing.
+        state = self._state
         if self._request is not None:
             self._tracking = self._backend.start(self._request)
-        if isinstance(self._state.limit, LeakedObjectsLimit):
+            state.handle = self._tracking.handle
+            self._on_start(state.handle)
+        # The census inside the tracking: what starting the tracking creates (first imports,
+        # caches) is not the test's doing.
+        if state.limit is not None and state.limit.needs_census:
             self._census = ObjectCensus()
+        state.ran = True
+        if self._tracking is not None:
+            self._tracking.open()
 
     def leave(self, returned: bool) -> None:
         census, tracking, state = self._census, self._tracking, self._state
         self._census = self._tracking = None
         try:
             if tracking is not None:
-                tracking.settle()
-                if self._request is not None and self._request.want_leaks:
-                    gc.collect()  # unreachable cycles are garbage, not leaks
-            if census is not None and returned and isinstance(state.limit, LeakedObjectsLimit):
-                state.failure = self._leaked_objects(census, state.limit, tracking)
+                tracking.close()
+            if census is not None and returned and state.limit is not None:
+                survivors = census.new_survivors(exclude=[self, state, tracking])
+                state.census_failure = state.limit.check_survivors(survivors)
+                del survivors
         finally:
             if census is not None:
                 census.close()
             if tracking is not None:
-                state.measurement = tracking.stop()
-                if state.measurement is None:
-                    self.deferred_key = tracking.key
-
-    def _leaked_objects(
-        self, census: ObjectCensus, limit: LeakedObjectsLimit, tracking: Optional[ActiveTracking]
-    ) -> Optional[Failure]:
-        # What the tracking made while the test ran is bookkeeping, not a leak of the test's.
-        survivors = census.new_survivors(exclude=[self, self._state, tracking])
-        try:
-            leaked = summarise(survivors, limit.filter_fn)
-        except Exception as exc:
-            return filter_failure("limit_leaked_objects", exc)
-        finally:
-            del survivors
-        return None if leaked is None else describe_leaked_objects(leaked)
+                tracking.stop()
+                self._on_results(self._backend.take_results())

@@ -17,14 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .backends.selection import Choice
-from .results import TestRecord
+from .backends.registry import BackendChoice
+from .results import MemoryResult
 
-SCHEMA_VERSION = 1
+#: Version 2: tests that were not measured have ``peak_bytes: null`` and the reason in
+#: ``not_measured``; outcomes tell xfailed, xpassed and interrupted tests apart.
+SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("json_schema.json")
 
 
-def report_document(choice: Choice, records: Sequence[TestRecord]) -> dict[str, Any]:
+def report_document(
+    choice: BackendChoice, results: Sequence[tuple[MemoryResult, str]]
+) -> dict[str, Any]:
     """The ``--memray-json`` document (see ``json_schema.json``)."""
     backend = choice.backend
     caps = backend.capabilities
@@ -46,40 +50,44 @@ def report_document(choice: Choice, records: Sequence[TestRecord]) -> dict[str, 
         },
         "tests": [
             {
-                "nodeid": record.nodeid,
-                "outcome": record.outcome,
-                "peak_bytes": record.peak_bytes,
-                "allocations": record.allocation_count,
-                "limit_bytes": record.limit_bytes,
-                "capture_file": record.capture_file,
+                "nodeid": result.nodeid,
+                "outcome": outcome,
+                "peak_bytes": result.peak_bytes,
+                "not_measured": result.not_measured,
+                "allocations": result.allocation_count,
+                "limit_bytes": result.limit_bytes,
+                "capture_file": result.capture_file,
                 "top_locations": [
                     {
                         "function": site.stack[0].function if site.stack else "",
                         "file": site.stack[0].filename if site.stack else "",
                         "line": site.stack[0].lineno if site.stack else 0,
                         "bytes": site.size,
-                        "count": site.count,
+                        "count": site.allocations,
                     }
-                    for site in record.top_sites
+                    for site in result.top_sites
                 ],
             }
-            for record in records
+            for result, outcome in results
         ],
     }
 
 
-def benchmark_document(choice: Choice, records: Sequence[TestRecord]) -> list[dict[str, Any]]:
-    """Peaks in github-action-benchmark's ``customSmallerIsBetter`` format."""
+def benchmark_document(
+    choice: BackendChoice, results: Sequence[tuple[MemoryResult, str]]
+) -> list[dict[str, Any]]:
+    """Peaks of passing, measured tests in github-action-benchmark's ``customSmallerIsBetter``
+    format (the format has no way to say "not measured": such tests are left out)."""
     backend = f"{choice.backend.name} {choice.backend.version}"
     return [
         {
-            "name": record.nodeid,
+            "name": result.nodeid,
             "unit": "bytes",
-            "value": record.peak_bytes,
+            "value": result.peak_bytes,
             "extra": f"peak memory of the test call ({backend})",
         }
-        for record in records
-        if record.outcome == "passed"
+        for result, outcome in results
+        if outcome == "passed" and result.peak_bytes is not None
     ]
 
 

@@ -1,17 +1,23 @@
-"""The memory markers: reading them off a test, and judging a measurement against them."""
+"""The memory markers: reading them off a test, and each limit judging what was measured.
+
+A limit states what it needs (a measurement, its leaked sites, an object census) and judges
+the evidence with one ``check``. A figure that was not measured never passes a limit: the
+check fails with the reason instead.
+"""
 
 from __future__ import annotations
 
+import abc
 import inspect
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Protocol
 
 import pytest
 
-from .backends.interface import AllocationSite, Measurement
-from .leaked_objects import LeakedObjects
+from .backends.interface import AllocationSite, Measurement, NotMeasured, Outcome, rank_sites
+from .leaked_objects import LeakedObjects, summarise
 from .sizes import format_size, parse_size
 from .stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
 
@@ -66,24 +72,186 @@ class MarkerError(Exception):
 
 
 @dataclass(frozen=True)
-class MemoryLimit:
-    limit: int
-    current_thread_only: bool = False
+class Failure:
+    """Why a test failed its memory limit: a one-line summary and a titled section."""
+
+    summary: str
+    section: str
+    details: str
+
+
+class IncreaseHistory(Protocol):
+    """Peaks of earlier runs, for ``--fail-on-increase``."""
+
+    def check(self, nodeid: str, peak: int) -> Optional[Failure]:
+        """The failure when ``peak`` is higher than the one recorded for ``nodeid``."""
+
+    def record(self, nodeid: str, peak: int) -> None:
+        """Keep ``peak`` as the one to compare the next run with."""
 
 
 @dataclass(frozen=True)
-class LeaksLimit:
+class Judging:
+    """What a limit needs to know besides the evidence."""
+
+    nodeid: str
+    #: Frames shown per allocation (--stacks).
+    stacks: int
+    #: Detail of allocation lists: <0 none, 0-1 ten, 2+ all.
+    verbosity: int
+    #: Earlier peaks, when --fail-on-increase checks them (None otherwise).
+    history: Optional[IncreaseHistory] = None
+
+
+class Limit(abc.ABC):
+    """A memory marker's meaning for one test."""
+
+    #: The marker's name, for messages.
+    marker: str
+    #: Needs the backend to measure the call.
+    needs_measurement: bool = True
+    #: Needs what the call left alive, by call stack (``Capabilities.leaked_sites``).
+    needs_leaks: bool = False
+    #: Needs the census of Python objects around the call.
+    needs_census: bool = False
+    #: Restricts itself to the test's own thread (needs ``Capabilities.thread_ids``).
+    current_thread_only: bool = False
+
+    @property
+    def limit_bytes(self) -> Optional[int]:
+        """The size the marker sets, for the JSON output; None when it sets none."""
+        return None
+
+    def stack_depth(self, stacks: int) -> int:
+        """Frames to record per allocation, given ``--stacks``."""
+        return stacks
+
+    def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
+        """The failure this limit finds in ``outcome``, or None."""
+        return None
+
+    def check_survivors(self, survivors: list[Any]) -> Optional[Failure]:
+        """The failure this limit finds in the objects the call left alive, or None."""
+        return None
+
+    def _not_measured(self, outcome: Optional[Outcome], what: str) -> Optional[Failure]:
+        reason = outcome.reason if isinstance(outcome, NotMeasured) else "no result came back"
+        return Failure(
+            summary=f"{what}, but the memory of this test could not be measured: {reason}",
+            section=MEMORY_SECTION,
+            details="",
+        )
+
+
+@dataclass(frozen=True)
+class MemoryLimit(Limit):
+    """``limit_memory``: the call's peak stays below ``limit``."""
+
+    limit: int
+    current_thread_only: bool = False
+    marker = "limit_memory"
+
+    @property
+    def limit_bytes(self) -> Optional[int]:
+        return self.limit
+
+    def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
+        if not isinstance(outcome, Measurement):
+            return self._not_measured(outcome, f"Test was limited to {format_size(self.limit)}")
+        sites = outcome.peak_sites
+        peak = outcome.peak_bytes
+        if self.current_thread_only and outcome.test_thread_id is not None:
+            sites = _own_thread(outcome, sites)
+            peak = sum(site.size for site in sites)
+        if peak >= self.limit and peak > 0:
+            return Failure(
+                summary=(
+                    f"Test was limited to {format_size(self.limit)} "
+                    f"but allocated {format_size(peak)}"
+                ),
+                section=MEMORY_SECTION,
+                details=_render_sites(
+                    "List of allocations:", sites, "allocated", judging.stacks, judging.verbosity
+                ),
+            )
+        if judging.history is not None:
+            failure = judging.history.check(judging.nodeid, outcome.peak_bytes)
+            if failure is not None:
+                return failure
+            judging.history.record(judging.nodeid, outcome.peak_bytes)
+        return None
+
+
+@dataclass(frozen=True)
+class LeaksLimit(Limit):
+    """``limit_leaks``: no call stack leaves ``limit`` or more allocated after the call."""
+
     limit: int
     filter_fn: Optional[LeaksFilterFunction] = None
     current_thread_only: bool = False
+    marker = "limit_leaks"
+    needs_leaks = True
+
+    @property
+    def limit_bytes(self) -> Optional[int]:
+        return self.limit
+
+    def stack_depth(self, stacks: int) -> int:
+        return max(stacks, LEAK_FRAMES)
+
+    def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
+        if not isinstance(outcome, Measurement) or outcome.leaked_sites is None:
+            return self._not_measured(
+                outcome, f"Test was allowed to leak {format_size(self.limit)} per location"
+            )
+        sites = outcome.leaked_sites
+        if self.current_thread_only:
+            sites = _own_thread(outcome, sites)
+        else:
+            sites = rank_sites(sites, key=lambda site: site.stack)
+        offending = []
+        for site in sites:
+            if site.size < self.limit:
+                break  # sites are sorted by size, largest first
+            try:
+                ignored = self.filter_fn is not None and not self.filter_fn(Stack(site.stack))
+            except Exception as exc:
+                return filter_failure(self.marker, exc)
+            if not ignored:
+                offending.append(site)
+        if not offending:
+            return None
+        return Failure(
+            summary=(
+                f"Test was allowed to leak {format_size(self.limit)} per location "
+                "but at least one location leaked more"
+            ),
+            section=LEAKS_SECTION,
+            details=_render_sites(
+                "List of leaked allocations:",
+                offending,
+                "leaked",
+                self.stack_depth(judging.stacks),
+                judging.verbosity,
+            ),
+        )
 
 
 @dataclass(frozen=True)
-class LeakedObjectsLimit:
+class LeakedObjectsLimit(Limit):
+    """``limit_leaked_objects``: no Python object created by the call outlives it."""
+
     filter_fn: Optional[LeakedObjectsFilterFunction] = None
+    marker = "limit_leaked_objects"
+    needs_measurement = False
+    needs_census = True
 
-
-Limit = Union[MemoryLimit, LeaksLimit, LeakedObjectsLimit]
+    def check_survivors(self, survivors: list[Any]) -> Optional[Failure]:
+        try:
+            leaked = summarise(survivors, self.filter_fn)
+        except Exception as exc:
+            return filter_failure(self.marker, exc)
+        return None if leaked is None else describe_leaked_objects(leaked)
 
 
 def _describe(mark: pytest.Mark) -> str:
@@ -137,16 +305,7 @@ def limit_for(item: pytest.Item) -> Optional[Limit]:
     return None
 
 
-# -- judging ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a test failed its memory limit: a one-line summary and a titled section."""
-
-    summary: str
-    section: str
-    details: str
+# -- failure texts -------------------------------------------------------------------------
 
 
 def _render_sites(
@@ -165,23 +324,11 @@ def _render_sites(
     return "\n".join(lines)
 
 
-def _visible(
-    measurement: Measurement, sites: list[AllocationSite], thread_only: bool
-) -> list[AllocationSite]:
-    if thread_only and measurement.test_thread_id is not None:
-        return [site for site in sites if site.thread_id == measurement.test_thread_id]
-    return sites
-
-
-def _merge_threads(sites: list[AllocationSite]) -> list[AllocationSite]:
-    merged: dict[tuple[Any, ...], list[int]] = {}
-    for site in sites:
-        totals = merged.setdefault(site.stack, [0, 0])
-        totals[0] += site.size
-        totals[1] += site.count
-    result = [AllocationSite(size, count, stack) for stack, (size, count) in merged.items()]
-    result.sort(key=lambda site: site.size, reverse=True)
-    return result
+def _own_thread(measurement: Measurement, sites: list[AllocationSite]) -> list[AllocationSite]:
+    """The sites of the thread that ran the test (all of them where threads are unknown)."""
+    if measurement.test_thread_id is None:
+        return sites
+    return [site for site in sites if site.thread_id == measurement.test_thread_id]
 
 
 def filter_failure(marker: str, exc: BaseException) -> Failure:
@@ -191,56 +338,6 @@ def filter_failure(marker: str, exc: BaseException) -> Failure:
         summary=f"The filter_fn of {marker} raised {type(exc).__name__}: {exc}",
         section=f"{marker} filter_fn error",
         details=text.rstrip(),
-    )
-
-
-def check_memory(
-    limit: MemoryLimit, measurement: Measurement, stacks: int, verbosity: int
-) -> Optional[Failure]:
-    """Fail when the call's peak reached the limit."""
-    sites = measurement.peak_sites
-    peak = measurement.peak_bytes
-    if limit.current_thread_only and measurement.test_thread_id is not None:
-        sites = _visible(measurement, sites, True)
-        peak = sum(site.size for site in sites)
-    if peak < limit.limit or peak == 0:
-        return None
-    return Failure(
-        summary=f"Test was limited to {format_size(limit.limit)} but allocated {format_size(peak)}",
-        section=MEMORY_SECTION,
-        details=_render_sites("List of allocations:", sites, "allocated", stacks, verbosity),
-    )
-
-
-def check_leaks(
-    limit: LeaksLimit, measurement: Measurement, stacks: int, verbosity: int
-) -> Optional[Failure]:
-    """Fail when one call stack leaked at least the limit; at least ``LEAK_FRAMES`` frames."""
-    stacks = max(stacks, LEAK_FRAMES)
-    sites = _visible(measurement, measurement.leaked_sites or [], limit.current_thread_only)
-    if not limit.current_thread_only:
-        sites = _merge_threads(sites)
-    offending = []
-    for site in sites:
-        if site.size < limit.limit:
-            break  # sites are sorted by size, largest first
-        try:
-            ignored = limit.filter_fn is not None and not limit.filter_fn(Stack(site.stack))
-        except Exception as exc:
-            return filter_failure("limit_leaks", exc)
-        if not ignored:
-            offending.append(site)
-    if not offending:
-        return None
-    return Failure(
-        summary=(
-            f"Test was allowed to leak {format_size(limit.limit)} per location "
-            "but at least one location leaked more"
-        ),
-        section=LEAKS_SECTION,
-        details=_render_sites(
-            "List of leaked allocations:", offending, "leaked", stacks, verbosity
-        ),
     )
 
 

@@ -1,376 +1,160 @@
-"""The pytest wiring: options, markers, tracking each test call, failures and the report.
+"""The pytest wiring: options, markers, and which of the plugin's parts run in which process.
 
-``pytest_configure`` reads the settings, chooses the backend once and registers a
-:class:`MemrayPlugin`; everything else hangs off that object. Nothing here imports a backend's
-library: backends are reached through :mod:`pytest_memray.backends`.
+``pytest_configure`` reads the settings, chooses the backend once and registers:
+
+* :class:`~.tracking.TestTracking` (as ``memray_manager``) in every process that runs tests;
+* :class:`~.collector.ResultCollector` and :class:`~.outputs.SessionOutputs` on the process
+  that reports (a single process, or the xdist controller), the way junit-xml registers its
+  writer;
+* :class:`~.xdist_support.ControllerReceiver` on the xdist controller, where xdist is
+  installed.
+
+Nothing here imports a backend's library: backends are reached through
+:mod:`pytest_memray.backends.registry`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Generator
-from typing import Any, Optional
+from pathlib import Path
+from typing import Optional
 
 import pytest
 
-from .backends.interface import Backend, Measurement, TrackingRequest
-from .backends.selection import BackendUnavailable, Choice, choose_backend
-from .capture_files import capture_file_name
-from .instrumented_call import CallState, InstrumentedCall, wrap_call
-from .json_report import benchmark_document, report_document, write_atomically
-from .junit import PEAK_PROPERTY, add_junit_properties
-from .markers import (
-    LEAK_FRAMES,
-    MARKER_HELP,
-    Failure,
-    LeakedObjectsLimit,
-    LeaksLimit,
-    Limit,
-    MarkerError,
-    MemoryLimit,
-    check_leaks,
-    check_memory,
-    limit_for,
+from .backends.registry import (
+    BackendChoice,
+    BackendContext,
+    BackendUnavailable,
+    choose_backend,
+    registered_backends,
 )
-from .report import render_entry, select
-from .results import TestRecord
+from .collector import ResultCollector
+from .increase_history import IncreaseHistory
+from .markers import MARKER_HELP
+from .outputs import SessionOutputs
+from .results import MemoryResult
+from .scratch import new_session_folder, remove, remove_abandoned
 from .settings import Settings, add_options, read_settings
-from .sizes import format_size
+from .tracking import MEMORY_PROBLEM_ATTR, PytestMemrayWarning, TestTracking
+from .xdist_support import ControllerReceiver, is_worker, send_from_worker, worker_scratch
 
-PLUGIN_NAME = "memray-manager"
-WORKER_OUTPUT_KEY = "pytest_memray_records"
-MEMORY_PROBLEM_ATTR = "memray_problem"
+PLUGIN_NAME = "memray_manager"
 
-
-class PytestMemrayWarning(pytest.PytestWarning):
-    """A backend cannot do what was asked; the plugin did the nearest thing instead."""
+_scratch_key = pytest.StashKey["_Session"]()
 
 
-_limit_key = pytest.StashKey[Optional[Limit]]()
-_call_key = pytest.StashKey[CallState]()
-plugin_key = pytest.StashKey["MemrayPlugin"]()
+class _Session:
+    """What ``pytest_unconfigure`` has to release."""
+
+    def __init__(self, choice: BackendChoice, scratch: Optional[Path]) -> None:
+        self.choice = choice
+        self.scratch = scratch
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_options(parser)
+    add_options(parser, registered_backends())
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for text in MARKER_HELP.values():
         config.addinivalue_line("markers", text)
-    settings = read_settings(config)
+    entries = registered_backends()
+    settings = read_settings(config, entries)
+    worker = is_worker(config)
+    if worker:
+        scratch = worker_scratch(config)
+    else:
+        scratch = new_session_folder()
+        remove_abandoned(scratch.parent)
     try:
-        choice = choose_backend(settings.backend)
+        choice = choose_backend(settings.backend, entries, BackendContext(scratch_dir=scratch))
     except BackendUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
-    plugin = MemrayPlugin(config, settings, choice)
-    config.stash[plugin_key] = plugin
-    config.pluginmanager.register(plugin, PLUGIN_NAME)
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(plugin), f"{PLUGIN_NAME}-xdist")
+    config.stash[_scratch_key] = _Session(choice, None if worker else scratch)
+    _warn_about_options(config, settings, choice)
+
+    collector: Optional[ResultCollector] = None
+    if not worker:
+        collector = ResultCollector(choice.backend.name)
+        config.pluginmanager.register(collector, f"{PLUGIN_NAME}-results")
+        config.pluginmanager.register(
+            SessionOutputs(settings, choice, collector), f"{PLUGIN_NAME}-outputs"
+        )
+        if config.pluginmanager.hasplugin("xdist"):
+            receiver = ControllerReceiver(choice.backend, collector, settings.bin_prefix, scratch)
+            config.pluginmanager.register(receiver, f"{PLUGIN_NAME}-xdist")
+
+    def deliver(results: list[MemoryResult]) -> None:
+        if collector is not None:
+            collector.add(results)
+        else:
+            send_from_worker(config, results)
+
+    tracking = TestTracking(
+        settings,
+        choice.backend,
+        results_at_once=_results_needed_at_once(config),
+        history=_increase_history(config, settings),
+        deliver=deliver,
+    )
+    config.pluginmanager.register(tracking, PLUGIN_NAME)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    plugin = config.stash.get(plugin_key, None)
-    if plugin is not None:
-        plugin.backend.close()
-        del config.stash[plugin_key]
+    session = config.stash.get(_scratch_key, None)
+    if session is None:
+        return
+    del config.stash[_scratch_key]
+    session.choice.backend.close()
+    if session.scratch is not None:
+        remove(session.scratch)
 
 
-class MemrayPlugin:
-    """Session state: the chosen backend, per-test records, and the hooks that use them."""
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport) -> Optional[tuple[str, str, str]]:
+    """The ``M`` status of a test that failed a memory limit."""
+    if report.when == "call" and report.failed and getattr(report, MEMORY_PROBLEM_ATTR, None):
+        return "failed", "M", "MEMORY PROBLEMS"
+    return None
 
-    def __init__(self, config: pytest.Config, settings: Settings, choice: Choice) -> None:
-        self.config = config
-        self.settings = settings
-        self.choice = choice
-        self.backend: Backend = choice.backend
-        self.records: dict[str, TestRecord] = {}
-        #: Tracking keys of results the backend hands over later, with their test ids.
-        self._deferred: dict[int, str] = {}
-        self.outcomes: dict[str, str] = {}
-        self._warned: set[str] = set()
-        self._warn_about_options()
 
-    # -- capability gaps -------------------------------------------------------------------
+def _results_needed_at_once(config: pytest.Config) -> bool:
+    """Whether outputs read each test's figures as the test is reported (junit-xml's
+    properties), so that no backend may hand them over later."""
+    return bool(getattr(config.option, "xmlpath", None))
 
-    def _warn_about_options(self) -> None:
-        caps = self.backend.capabilities
-        if self.settings.native and not caps.native_frames:
-            self._config_warning(
-                f"--native: the {self.backend.name} backend cannot record native frames; "
-                "stacks show Python frames only"
+
+def _increase_history(config: pytest.Config, settings: Settings) -> Optional[IncreaseHistory]:
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        if settings.fail_on_increase:
+            _config_warning(
+                config,
+                "--fail-on-increase needs pytest's cache plugin, which is disabled "
+                "(-p no:cacheprovider): no test is checked against an earlier run",
             )
-        if self.settings.trace_python_allocators and not caps.python_allocator_tracing:
-            self._config_warning(
-                f"--trace-python-allocators: the {self.backend.name} backend already sees every "
-                "allocation made through Python's allocators; the option changes nothing"
-            )
+        return None
+    return IncreaseHistory(cache, settings.fail_on_increase)
 
-    def _config_warning(self, message: str) -> None:
-        self._warned.add(message)
-        self.config.issue_config_time_warning(PytestMemrayWarning(message), stacklevel=2)
 
-    def _warn_once(self, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            warnings.warn(PytestMemrayWarning(message), stacklevel=2)
-
-    # -- header ----------------------------------------------------------------------------
-
-    def pytest_report_header(self) -> list[str]:
-        if not self.settings.enabled:
-            return []
-        caps = self.backend.capabilities
-        native = (
-            "sees native allocations" if caps.native_allocations else ("Python allocations only")
+def _warn_about_options(config: pytest.Config, settings: Settings, choice: BackendChoice) -> None:
+    backend = choice.backend
+    caps = backend.capabilities
+    if settings.native and not caps.native_frames:
+        _config_warning(
+            config,
+            f"--native: the {backend.name} backend cannot record native frames; "
+            "stacks show Python frames only",
         )
-        line = f"memray backend: {self.backend.name} {self.backend.version} ({native})"
-        if self.choice.fallback_reason is not None:
-            line += f"; auto chose it because {self.choice.fallback_reason}"
-        return [line]
-
-    # -- per test --------------------------------------------------------------------------
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        item.stash[_limit_key] = None
-        try:
-            limit = limit_for(item)
-        except MarkerError as exc:
-            problem: Optional[str] = str(exc)
-        else:
-            problem = None
-        if problem is not None:  # outside the except block: no "during handling" chain
-            pytest.fail(problem, pytrace=False)
-        if limit is None and self.settings.default_limit is not None:
-            limit = MemoryLimit(self.settings.default_limit)
-        item.stash[_limit_key] = limit
-
-    def _request_for(self, item: pytest.Item, limit: Optional[Limit]) -> TrackingRequest:
-        settings = self.settings
-        caps = self.backend.capabilities
-        leaks = isinstance(limit, LeaksLimit)
-        capture = None
-        if settings.bin_path is not None:
-            name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
-            capture = settings.bin_path / name
-        return TrackingRequest(
-            stack_depth=max(settings.stacks, LEAK_FRAMES) if leaks else settings.stacks,
-            native_traces=caps.native_frames and (settings.native or leaks),
-            show_native_frames=caps.native_frames and settings.native,
-            trace_python_allocators=caps.python_allocator_tracing
-            and (settings.trace_python_allocators or leaks),
-            want_leaks=leaks,
-            capture_file=capture,
-            # Only the report and the JSON output wait for the end of the session.
-            deferrable=limit is None or isinstance(limit, LeakedObjectsLimit),
+    if settings.trace_python_allocators and not caps.python_allocator_tracing:
+        _config_warning(
+            config,
+            f"--trace-python-allocators: the {backend.name} backend already sees every "
+            "allocation made through Python's allocators; the option changes nothing",
         )
 
-    def _check_thread_support(self, limit: Optional[Limit]) -> None:
-        if (
-            isinstance(limit, (MemoryLimit, LeaksLimit))
-            and limit.current_thread_only
-            and not self.backend.capabilities.thread_ids
-        ):
-            self._warn_once(
-                f"current_thread_only=True: the {self.backend.name} backend does not know which "
-                "thread allocated what; allocations of all threads are counted"
-            )
 
-    # trylast: the innermost wrapper, so that other plugins' wrappers are outside the call.
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, object, object]:
-        limit = pyfuncitem.stash.get(_limit_key, None)
-        measure = self.settings.enabled or isinstance(limit, (MemoryLimit, LeaksLimit))
-        state = CallState(limit)
-        pyfuncitem.stash[_call_key] = state
-        if not measure and not isinstance(limit, LeakedObjectsLimit):
-            return (yield)
-        self._check_thread_support(limit)
-        request = self._request_for(pyfuncitem, limit) if measure else None
-        call = InstrumentedCall(self.backend, request, state)
-        original = pyfuncitem.obj
-        pyfuncitem.obj = wrap_call(original, call.enter, call.leave)
-        try:
-            return (yield)
-        finally:
-            pyfuncitem.obj = original
-            if call.deferred_key is not None:
-                self._deferred[call.deferred_key] = pyfuncitem.nodeid
-                # A batch closed by this call's start (full, or a marked test) is replayed:
-                # keep records, not whole measurements.
-                self._collect_deferred(finish=False)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if report.when != "call":
-            return report
-        state = item.stash.get(_call_key, None)
-        if state is None:
-            return report
-        del item.stash[_call_key]
-        try:
-            self._judge(item, report, state)
-        except Exception as exc:  # never let a bug here end the session
-            self._fail(
-                report,
-                Failure(
-                    summary=f"pytest-memray could not check this test: {type(exc).__name__}: {exc}",
-                    section="memray-error",
-                    details="",
-                ),
-            )
-        return report
-
-    def _judge(self, item: pytest.Item, report: pytest.TestReport, state: CallState) -> None:
-        limit, measurement = state.limit, state.measurement
-        failure = state.failure
-        settings = self.settings
-        if report.passed and failure is None and measurement is not None:
-            if isinstance(limit, MemoryLimit):
-                failure = check_memory(limit, measurement, settings.stacks, settings.verbosity)
-                if failure is None and settings.fail_on_increase:
-                    failure = self._check_increase(item, measurement)
-            elif isinstance(limit, LeaksLimit):
-                failure = check_leaks(limit, measurement, settings.stacks, settings.verbosity)
-        if report.passed and failure is not None:
-            self._fail(report, failure)
-        if measurement is not None:
-            # junit-xml writes the item's user properties as <property> elements.
-            properties = [p for p in item.user_properties if p[0] != PEAK_PROPERTY]
-            properties.append((PEAK_PROPERTY, measurement.peak_bytes))
-            item.user_properties[:] = properties
-            for note in measurement.notes:
-                report.sections.append(("memray note", note))
-            limit_bytes = limit.limit if isinstance(limit, (MemoryLimit, LeaksLimit)) else None
-            self.records[item.nodeid] = TestRecord.from_measurement(
-                item.nodeid, measurement, limit_bytes
-            )
-
-    def _fail(self, report: pytest.TestReport, failure: Failure) -> None:
-        report.outcome = "failed"
-        report.longrepr = failure.summary
-        # A plain attribute travels with the report through xdist, like the sections do.
-        setattr(report, MEMORY_PROBLEM_ATTR, failure.section)
-        if failure.details:
-            report.sections.append((failure.section, failure.details))
-
-    def _check_increase(self, item: pytest.Item, measurement: Measurement) -> Optional[Failure]:
-        cache = self.config.cache
-        if cache is None:
-            return None
-        key = "pytest-memray/peak/" + capture_file_name("", item.nodeid, "")
-        previous = cache.get(key, None)
-        peak = measurement.peak_bytes
-        if isinstance(previous, int) and peak > previous:
-            return Failure(
-                summary=(
-                    f"Test peak memory grew from {format_size(previous)} to {format_size(peak)} "
-                    "since its last passing run (--fail-on-increase)"
-                ),
-                section="memray-max-memory",
-                details="",
-            )
-        cache.set(key, peak)
-        return None
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_report_teststatus(self, report: pytest.TestReport) -> Optional[tuple[str, str, str]]:
-        if report.when == "call" and report.failed and getattr(report, MEMORY_PROBLEM_ATTR, None):
-            return "failed", "M", "MEMORY PROBLEMS"
-        return None
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.failed:
-            outcome = "failed" if report.when == "call" else "error"
-            if self.outcomes.get(report.nodeid) != "error":
-                self.outcomes[report.nodeid] = outcome
-        elif report.skipped:
-            self.outcomes.setdefault(report.nodeid, "skipped")
-        elif report.when == "call":
-            self.outcomes.setdefault(report.nodeid, "passed")
-
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self.outcomes.pop(nodeid, None)  # a rerun starts afresh
-
-    # -- end of session --------------------------------------------------------------------
-
-    def _collect_deferred(self, finish: bool) -> None:
-        """Turn the results the backend deferred into records, as soon as they are ready."""
-        for key, measurement in self.backend.collect(finish=finish):
-            nodeid = self._deferred.pop(key, None)
-            if nodeid is not None:
-                self.records[nodeid] = TestRecord.from_measurement(nodeid, measurement, None)
-        if finish:
-            self._deferred.clear()
-
-    # tryfirst: the records must be complete before junit-xml writes its file.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self._collect_deferred(finish=True)
-        workeroutput = getattr(self.config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[WORKER_OUTPUT_KEY] = [record.to_dict() for record in self.records.values()]
-            return
-        add_junit_properties(self.config, self.records.values())
-        settings = self.settings
-        if settings.json_path is not None or settings.benchmark_json_path is not None:
-            records = self.final_records()
-            if settings.json_path is not None:
-                write_atomically(settings.json_path, report_document(self.choice, records))
-            if settings.benchmark_json_path is not None:
-                write_atomically(
-                    settings.benchmark_json_path, benchmark_document(self.choice, records)
-                )
-
-    def merge(self, records: list[dict[str, Any]]) -> None:
-        """Take in records sent by an xdist worker."""
-        for data in records:
-            record = TestRecord.from_dict(data)
-            self.records[record.nodeid] = record
-
-    def final_records(self) -> list[TestRecord]:
-        for nodeid, record in self.records.items():
-            record.outcome = self.outcomes.get(nodeid, record.outcome)
-        return list(self.records.values())
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.settings.enabled or self.settings.hide_summary:
-            return
-        if getattr(self.config, "workerinput", None) is not None:
-            return
-        records = [r for r in self.final_records() if r.outcome not in ("failed", "error")]
-        terminalreporter.write_sep("=", "MEMRAY REPORT")
-        for entry in select([r.report_entry() for r in records], self.settings.most_allocations):
-            for line in render_entry(entry):
-                terminalreporter.write_line(line)
-        if self.settings.bin_path is not None:
-            written = sum(1 for r in self.records.values() if r.capture_file)
-            caps = self.backend.capabilities
-            terminalreporter.write_line(
-                f"Wrote {written} capture file(s) to {self.settings.bin_path} with prefix "
-                f"{self.settings.bin_prefix!r} (open them with {caps.capture_reader})"
-            )
+def _config_warning(config: pytest.Config, message: str) -> None:
+    config.issue_config_time_warning(PytestMemrayWarning(message), stacklevel=2)
 
 
-class XdistHooks:
-    """Carries records from xdist workers to the controller over xdist's own channel."""
-
-    def __init__(self, plugin: MemrayPlugin) -> None:
-        self._plugin = plugin
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["memray_bin_prefix"] = self._plugin.settings.bin_prefix
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        output = getattr(node, "workeroutput", None) or {}
-        self._plugin.merge(output.get(WORKER_OUTPUT_KEY, []))
-
-
-__all__ = ["MemrayPlugin", "PytestMemrayWarning"]
+__all__ = ["PLUGIN_NAME", "PytestMemrayWarning"]

@@ -1,38 +1,34 @@
-"""The report printed after a ``--memray`` run: the tests with the highest peaks."""
+"""The report printed after a ``--memray`` run: the tests with the highest peaks, then the
+tests whose memory could not be measured, with the reason."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING
 
-from .backends.interface import AllocationSite
+from .backends.interface import AllocationSite, rank_sites
 from .sizes import format_size
+
+if TYPE_CHECKING:
+    from .results import MemoryResult
 
 _BARS = " ▁▂▃▄▅▆▇█"
 _BINS = 10
 _TOP_FUNCTIONS = 5
 
 
-@dataclass(frozen=True)
-class ReportEntry:
-    """What the report needs of one tracked test."""
-
-    nodeid: str
-    peak_bytes: int
-    allocation_count: Optional[int]
-    histogram: str
-    top_sites: tuple[AllocationSite, ...]
-
-
 def histogram(sites: Sequence[AllocationSite], bins: int = _BINS) -> str:
     """Bars for the sizes of the allocations alive at the peak, on a log scale.
 
-    Each site contributes ``count`` allocations of its average size. Bar heights are
+    Each site contributes ``allocations`` allocations of its average size. Bar heights are
     relative to the fullest bin.
     """
-    sizes = [(max(site.size // max(site.count, 1), 1), site.count) for site in sites if site.count]
+    sizes = [
+        (max(site.size // max(site.allocations, 1), 1), site.allocations)
+        for site in sites
+        if site.allocations
+    ]
     if not sizes:
         return " " * bins
     low = math.log(min(size for size, _ in sizes))
@@ -46,41 +42,43 @@ def histogram(sites: Sequence[AllocationSite], bins: int = _BINS) -> str:
     return "".join(_BARS[math.ceil(count / tallest * steps)] for count in counts)
 
 
-def select(entries: Sequence[ReportEntry], most: int) -> list[ReportEntry]:
-    """The ``most`` entries with the highest peak (all of them when ``most`` is 0)."""
-    ranked = sorted(entries, key=lambda entry: entry.peak_bytes, reverse=True)
+def top_sites(sites: Sequence[AllocationSite]) -> tuple[AllocationSite, ...]:
+    """The largest sites, merged by their most recent frame, as the report lists them."""
+    ranked = rank_sites(sites, key=lambda site: site.stack[:1])
+    return tuple(site._replace(stack=site.stack[:1]) for site in ranked[:_TOP_FUNCTIONS])
+
+
+def select(results: Sequence[MemoryResult], most: int) -> list[MemoryResult]:
+    """The ``most`` measured results with the highest peak (all of them when ``most`` is 0)."""
+    measured = [result for result in results if result.peak_bytes is not None]
+    ranked = sorted(measured, key=lambda result: result.peak_bytes or 0, reverse=True)
     return ranked if most == 0 else ranked[:most]
 
 
-def render_entry(entry: ReportEntry) -> list[str]:
-    """The lines of one test's block in the report."""
-    count = "unknown" if entry.allocation_count is None else str(entry.allocation_count)
+def render_entry(result: MemoryResult) -> list[str]:
+    """The lines of one measured test's block in the report."""
+    count = "unknown" if result.allocation_count is None else str(result.allocation_count)
     lines = [
-        f"Allocation results for {entry.nodeid} at the high watermark",
+        f"Allocation results for {result.nodeid} at the high watermark",
         "",
-        f"\t 📦 Total memory allocated: {format_size(entry.peak_bytes)}",
+        f"\t 📦 Total memory allocated: {format_size(result.peak_bytes or 0)}",
         f"\t 📏 Total allocations: {count}",
-        f"\t 📊 Histogram of allocation sizes: |{entry.histogram}|",
+        f"\t 📊 Histogram of allocation sizes: |{result.histogram}|",
         "\t 🥇 Biggest allocating functions:",
     ]
-    for site in entry.top_sites[:_TOP_FUNCTIONS]:
+    for site in result.top_sites:
         where = str(site.stack[0]) if site.stack else "<no Python frames>"
         lines.append(f"\t\t- {where} -> {format_size(site.size)}")
     lines.append("")
     return lines
 
 
-def top_sites(sites: Sequence[AllocationSite]) -> tuple[AllocationSite, ...]:
-    """The largest sites, by their most recent frame, as the report lists them."""
-    merged: dict[object, AllocationSite] = {}
-    for site in sites:
-        key = site.stack[0] if site.stack else None
-        seen = merged.get(key)
-        if seen is None:
-            merged[key] = AllocationSite(site.size, site.count, site.stack[:1], site.thread_id)
-        else:
-            merged[key] = AllocationSite(
-                seen.size + site.size, seen.count + site.count, seen.stack, seen.thread_id
-            )
-    ranked = sorted(merged.values(), key=lambda site: site.size, reverse=True)
-    return tuple(ranked[:_TOP_FUNCTIONS])
+def render_not_measured(results: Sequence[MemoryResult]) -> list[str]:
+    """Lines naming each test whose memory could not be measured, and why."""
+    missing = [result for result in results if result.not_measured is not None]
+    if not missing:
+        return []
+    lines = [f"Not measured ({len(missing)} tests): no figures, so no limit passed on them"]
+    lines += [f"\t- {result.nodeid}: {result.not_measured}" for result in missing]
+    lines.append("")
+    return lines

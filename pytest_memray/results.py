@@ -1,75 +1,52 @@
 """What the plugin keeps of each tracked test, in a form that crosses processes.
 
 Only what the report and the JSON output need is kept (peak, count, histogram, the largest
-locations), so the plugin's own memory does not grow with what tests allocate.
+locations), so the plugin's own memory does not grow with what tests allocate. A test whose
+figures are missing keeps the reason instead: it is never given a made-up number.
 """
 
 from __future__ import annotations
 
-import sys
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from .backends.interface import AllocationSite, Measurement
-from .report import ReportEntry, histogram, top_sites
+from .backends.interface import AllocationSite, Measurement, NotMeasured, Outcome
+from .report import histogram, top_sites
 from .stack import StackFrame
 
-_FRAMES: dict[StackFrame, StackFrame] = {}
+#: Values of a result's ``outcome``; ``interrupted`` is a test that never reported its call
+#: (Ctrl-C while it ran). Docs: docs/json.rst.
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
 
 
-class TestRecord:
-    """One tracked test: its figures, the limit a marker set, and its final outcome."""
+@dataclass(frozen=True)
+class MemoryResult:
+    """One tracked test: its figures (or why there are none) and the limit a marker set."""
 
-    __test__ = False  # not a test class, whatever pytest's collection rules say
-    # Slots: one of these is kept for every tracked test of the session.
-    __slots__ = (
-        "allocation_count",
-        "capture_file",
-        "histogram",
-        "limit_bytes",
-        "nodeid",
-        "outcome",
-        "peak_bytes",
-        "top_sites",
-    )
+    nodeid: str
+    #: High-water mark of the call in bytes; None when it was not measured.
+    peak_bytes: Optional[int]
+    allocation_count: Optional[int] = None
+    histogram: str = ""
+    top_sites: tuple[AllocationSite, ...] = ()
+    limit_bytes: Optional[int] = None
+    capture_file: Optional[str] = None
+    #: Why the figures are missing; None when they were measured.
+    not_measured: Optional[str] = None
+    notes: tuple[str, ...] = ()
 
-    def __init__(
-        self,
-        nodeid: str,
-        peak_bytes: int,
-        allocation_count: Optional[int],
-        histogram: str,
-        top_sites: tuple[AllocationSite, ...],
-        limit_bytes: Optional[int] = None,
-        capture_file: Optional[str] = None,
-        outcome: str = "passed",
-    ) -> None:
-        self.nodeid = nodeid
-        self.peak_bytes = peak_bytes
-        self.allocation_count = allocation_count
-        # Many tests share a histogram and their locations: keep one copy of each.
-        self.histogram = sys.intern(histogram)
-        self.top_sites = tuple(
-            site._replace(stack=tuple(_FRAMES.setdefault(frame, frame) for frame in site.stack))
-            for site in top_sites
-        )
-        self.limit_bytes = limit_bytes
-        self.capture_file = capture_file
-        self.outcome = outcome
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, TestRecord):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"TestRecord({self.nodeid!r}, peak_bytes={self.peak_bytes})"
+    @classmethod
+    def from_outcome(
+        cls, nodeid: str, outcome: Outcome, limit_bytes: Optional[int]
+    ) -> MemoryResult:
+        if isinstance(outcome, NotMeasured):
+            return cls.unmeasured(nodeid, outcome.reason, limit_bytes)
+        return cls.from_measurement(nodeid, outcome, limit_bytes)
 
     @classmethod
     def from_measurement(
         cls, nodeid: str, measurement: Measurement, limit_bytes: Optional[int]
-    ) -> TestRecord:
+    ) -> MemoryResult:
         return cls(
             nodeid=nodeid,
             peak_bytes=measurement.peak_bytes,
@@ -78,16 +55,14 @@ class TestRecord:
             top_sites=top_sites(measurement.peak_sites),
             limit_bytes=limit_bytes,
             capture_file=measurement.capture_file,
+            notes=tuple(measurement.notes),
         )
 
-    def report_entry(self) -> ReportEntry:
-        return ReportEntry(
-            nodeid=self.nodeid,
-            peak_bytes=self.peak_bytes,
-            allocation_count=self.allocation_count,
-            histogram=self.histogram,
-            top_sites=self.top_sites,
-        )
+    @classmethod
+    def unmeasured(
+        cls, nodeid: str, reason: str, limit_bytes: Optional[int] = None
+    ) -> MemoryResult:
+        return cls(nodeid=nodeid, peak_bytes=None, limit_bytes=limit_bytes, not_measured=reason)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,18 +73,38 @@ class TestRecord:
             "top_sites": [site.to_dict() for site in self.top_sites],
             "limit_bytes": self.limit_bytes,
             "capture_file": self.capture_file,
-            "outcome": self.outcome,
+            "not_measured": self.not_measured,
+            "notes": list(self.notes),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TestRecord:
+    def from_dict(cls, data: dict[str, Any]) -> MemoryResult:
+        peak = data["peak_bytes"]
         return cls(
             nodeid=str(data["nodeid"]),
-            peak_bytes=int(data["peak_bytes"]),
+            peak_bytes=None if peak is None else int(peak),
             allocation_count=data["allocation_count"],
             histogram=str(data["histogram"]),
             top_sites=tuple(AllocationSite.from_dict(site) for site in data["top_sites"]),
             limit_bytes=data["limit_bytes"],
             capture_file=data["capture_file"],
-            outcome=str(data["outcome"]),
+            not_measured=data.get("not_measured"),
+            notes=tuple(data.get("notes", ())),
         )
+
+
+class InternTable:
+    """One copy of each frame and histogram across a session's results."""
+
+    def __init__(self) -> None:
+        self._frames: dict[StackFrame, StackFrame] = {}
+        self._texts: dict[str, str] = {}
+
+    def __call__(self, result: MemoryResult) -> MemoryResult:
+        frames = self._frames
+        sites = tuple(
+            site._replace(stack=tuple(frames.setdefault(frame, frame) for frame in site.stack))
+            for site in result.top_sites
+        )
+        text = self._texts.setdefault(result.histogram, result.histogram)
+        return replace(result, top_sites=sites, histogram=text)

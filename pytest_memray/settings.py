@@ -6,13 +6,14 @@ import argparse
 import os
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import pytest
 
-from .backends.selection import BACKEND_NAMES
+from .backends.registry import BackendEntry, backend_names
 from .sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
@@ -42,9 +43,11 @@ def whole_number_at_least(minimum: int) -> Callable[[str], int]:
     return whole_number
 
 
-def add_options(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> None:
     """Register the command-line and ini options under a ``memray`` heading."""
     group = parser.getgroup("memray")
+    names = backend_names(backends)
+    described = "; ".join(f"{entry.name}: {entry.summary}" for entry in backends.values())
     group.addoption(
         "--memray",
         action="store_true",
@@ -53,10 +56,10 @@ def add_options(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--memray-backend",
-        choices=BACKEND_NAMES,
+        choices=names,
         default=None,
-        help="How memory is measured: auto (memray where it runs, else tracemalloc; default), "
-        "memray, or tracemalloc.",
+        help="How memory is measured: auto (default: the first of the following that can run "
+        f"here), or one of them by name. {described}.",
     )
     group.addoption(
         "--memray-bin-path",
@@ -133,7 +136,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("memray_limit", "limit_memory for every unmarked test (like --memray-limit).")
     parser.addini("memray_json", "Write the JSON results here (like --memray-json).")
     parser.addini("memray_benchmark_json", "Write peaks for github-action-benchmark here.")
-    parser.addini("memray_backend", "auto, memray or tracemalloc.", default="auto")
+    parser.addini("memray_backend", f"{', '.join(names)} (like --memray-backend).", default="auto")
     parser.addini("hide_memray_summary", "Do not print the report.", type="bool")
     parser.addini("most_allocations", "Tests shown in the report; 0 = all.", default="")
     parser.addini("stacks", "Frames shown per allocation in failures.", default="")
@@ -223,12 +226,13 @@ def _option_or_ini(config: pytest.Config, option: str, ini: str) -> Optional[str
     return str(value)
 
 
-def read_settings(config: pytest.Config) -> Settings:
+def read_settings(config: pytest.Config, backends: Mapping[str, BackendEntry]) -> Settings:
     """Read and check every option; a bad value raises ``pytest.UsageError`` naming it."""
+    names = backend_names(backends)
     backend = config.getoption("memray_backend") or str(config.getini("memray_backend")).strip()
-    if backend not in BACKEND_NAMES:
+    if backend not in names:
         raise pytest.UsageError(
-            f"ini option memray_backend = {backend!r} is not one of {', '.join(BACKEND_NAMES)}"
+            f"ini option memray_backend = {backend!r} is not one of {', '.join(names)}"
         )
     most = config.getoption("most_allocations")
     if most is None:
@@ -238,7 +242,8 @@ def read_settings(config: pytest.Config) -> Settings:
         stacks = _ini_int(config, "stacks", DEFAULT_STACKS, 1)
     raw_verbosity = str(config.getini("verbosity_memray")).strip()
     if raw_verbosity in ("", "auto"):
-        verbosity = int(config.getoption("verbose"))
+        # getattr: with -p no:terminal there is no -v option at all.
+        verbosity = int(getattr(config.option, "verbose", 0) or 0)
     else:
         try:
             verbosity = int(raw_verbosity)

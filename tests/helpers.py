@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import pytest
 
-from pytest_memray.backends.selection import memray_unavailable_reason
+from pytest_memray.backends.builtin import memray_unavailable_reason
+from pytest_memray.backends.interface import Backend, Outcome, TrackingRequest
 
 MEMRAY_MISSING = memray_unavailable_reason()
 
@@ -86,3 +89,85 @@ def assert_current_thread_only(result: pytest.RunResult, backend: str) -> None:
     else:
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(["*current_thread_only=True: the tracemalloc backend*"])
+
+
+@contextmanager
+def tracked(backend: Backend, request: TrackingRequest) -> Iterator[list[Outcome]]:
+    """Track the block with ``backend`` directly, as the plugin tracks a test's own code;
+    the list it gives holds the outcome once the block is over."""
+    box: list[Outcome] = []
+    tracking = backend.start(request)
+    tracking.open()
+    try:
+        yield box
+    finally:
+        tracking.close()
+        tracking.stop()
+        box.append(dict(backend.take_results())[tracking.handle])
+
+
+def register_backend(pytester: pytest.Pytester, module: str, source: str, name: str) -> None:
+    """Make ``source`` an installed distribution whose ``ENTRY`` is registered as backend
+    ``name`` in the ``pytest_memray.backends`` entry-point group, as a third party would."""
+    pytester.makepyfile(**{module: source})
+    info = pytester.path / f"{module}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        f"[pytest_memray.backends]\n{name} = {module}:ENTRY\n", encoding="utf-8"
+    )
+    pytester.syspathinsert()
+
+
+COUNTING_BACKEND = """
+from pytest_memray.backends.builtin import MEMRAY, TRACEMALLOC
+from pytest_memray.backends.interface import Backend
+from pytest_memray.backends.registry import BackendEntry
+
+STARTS = []
+INNER = {"memray": MEMRAY, "tracemalloc": TRACEMALLOC}[{inner!r}]
+
+
+class Counting(Backend):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.name = "counting"
+        self.version = inner.version
+        self.capabilities = inner.capabilities
+
+    def start(self, request):
+        STARTS.append(request)
+        return self.inner.start(request)
+
+    def take_results(self):
+        return self.inner.take_results()
+
+    def finish(self):
+        self.inner.finish()
+
+    def close(self):
+        self.inner.close()
+
+
+ENTRY = BackendEntry(
+    name="counting",
+    summary="counts the calls it tracks",
+    rank=0,
+    unavailable_reason=lambda: None,
+    build=lambda context: Counting(INNER.build(context)),
+)
+"""
+
+
+def counting_backend(pytester: pytest.Pytester, inner: str) -> list[object]:
+    """Register backend ``counting``: ``inner``, noting each start in the list returned."""
+    register_backend(
+        pytester, "counting_backend", COUNTING_BACKEND.replace("{inner!r}", repr(inner)), "counting"
+    )
+    # Imported here, so that the in-process run finds it loaded and leaves it loaded.
+    module = importlib.import_module("counting_backend")
+    starts: list[object] = module.STARTS
+    return starts

@@ -6,15 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pytest_memray.backends.interface import (
-    ActiveTracking,
-    Backend,
-    Measurement,
-    TrackingRequest,
-)
-from pytest_memray.plugin import MemrayPlugin
-
-from .helpers import Runner, report_blocks, requires_asyncio, requires_xdist
+from .helpers import Runner, counting_backend, report_blocks, requires_asyncio, requires_xdist
 
 FOUR_TESTS = (
     "\n".join(
@@ -71,42 +63,7 @@ def test_junit_xml_carries_the_failure_text(runner: Runner) -> None:
     )
 
 
-class _Counting(Backend):
-    """Wraps a backend and counts the test calls it tracks."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.version = inner.version
-        self.capabilities = inner.capabilities
-        self.starts = 0
-
-    def start(self, request: TrackingRequest) -> ActiveTracking:
-        self.starts += 1
-        return self.inner.start(request)
-
-    def collect(self, finish: bool = False) -> list[tuple[int, Measurement]]:
-        return self.inner.collect(finish)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-@pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> list[_Counting]:
-    made: list[_Counting] = []
-    original = MemrayPlugin.__init__
-
-    def init(self: MemrayPlugin, *args: object) -> None:
-        original(self, *args)  # type: ignore[arg-type]
-        self.backend = _Counting(self.backend)
-        made.append(self.backend)
-
-    monkeypatch.setattr(MemrayPlugin, "__init__", init)
-    return made
-
-
-def test_flaky_reruns_are_tracked_once_each(runner: Runner, counted: list[_Counting]) -> None:
+def test_flaky_reruns_are_tracked_once_each(runner: Runner) -> None:
     source = """
 from flaky import flaky
 
@@ -117,9 +74,11 @@ def test_flaky():
     ATTEMPTS.append(bytearray(1024 * 1024))
     assert len(ATTEMPTS) == 3
 """
-    result = runner.run_source(source, "--memray", "-p", "no:randomly")
+    starts = counting_backend(runner.pytester, runner.backend)
+    runner.write(source)
+    result = runner.pytester.runpytest("--memray", "--memray-backend=counting", "-p", "no:randomly")
     assert result.ret == 0
-    assert counted[0].starts == 3
+    assert len(starts) == 3
     assert list(report_blocks(result.outlines)) == ["test_subject.py::test_flaky"]
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 
 from pytest_memray.backends.interface import AllocationSite, Measurement
-from pytest_memray.results import TestRecord
+from pytest_memray.results import MemoryResult
 from pytest_memray.stack import StackFrame
 
 SITES = [
     AllocationSite(
         size=10 * 1024 * 1024,
-        count=1,
+        allocations=1,
         stack=(StackFrame("helper", "/src/mod.py", 12), StackFrame("test_x", "/t/test.py", 3)),
         thread_id=1,
     ),
-    AllocationSite(size=512, count=4, stack=(), thread_id=None),
+    AllocationSite(size=512, allocations=4, stack=(), thread_id=None),
 ]
 
 
@@ -36,8 +36,8 @@ def test_measurement_round_trips_through_json() -> None:
 
 def test_record_round_trips_and_keeps_only_the_top_frames() -> None:
     measurement = Measurement(peak_bytes=10 * 1024 * 1024, allocation_count=5, peak_sites=SITES)
-    record = TestRecord.from_measurement("t.py::test_x", measurement, limit_bytes=1024)
-    again = TestRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    record = MemoryResult.from_measurement("t.py::test_x", measurement, limit_bytes=1024)
+    again = MemoryResult.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again == record
     assert again.top_sites[0].stack == (StackFrame("helper", "/src/mod.py", 12),)
     assert again.limit_bytes == 1024

@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
-import re
+import sys
 
 import pytest
 
-from .helpers import report_blocks, requires_memray, requires_xdist
+from .helpers import register_backend, report_blocks, requires_memray, requires_xdist
 
 pytestmark = requires_memray
 
-COUNT_TRACKERS = """
-from pytest_memray.plugin import plugin_key
+SMALL_BATCHES = """
+from pytest_memray.backends.registry import BackendEntry
+from pytest_memray.backends.builtin import MEMRAY
+from pytest_memray.backends.memray_backend import MemrayBackend
 
-def pytest_terminal_summary(terminalreporter, config):
-    backend = config.stash[plugin_key].backend
-    terminalreporter.write_line(f"TRACKERS STARTED: {backend.trackers_started}")
+ENTRY = BackendEntry(
+    name="small-batches",
+    summary="the memray backend, closing a batch every 7 calls",
+    rank=0,
+    unavailable_reason=MEMRAY.unavailable_reason,
+    build=lambda context: MemrayBackend(context.scratch_dir, batch_size=7),
+)
 """
+
+#: Lowers the address-space limit so that a boundary mark (256 MiB) no longer fits, from the
+#: test named in MARKS_STOP_FITTING_AT on (at configure time when it is empty).
+ADDRESS_SPACE_LIMIT = """
+import os
+import resource
+
+def _squeeze():
+    with open("/proc/self/status") as status:
+        size = next(int(line.split()[1]) for line in status if line.startswith("VmSize"))
+    limit = size * 1024 + 160 * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+def pytest_configure(config):
+    if not os.environ.get("MARKS_STOP_FITTING_AT"):
+        _squeeze()
+
+def pytest_runtest_setup(item):
+    if item.name == os.environ.get("MARKS_STOP_FITTING_AT"):
+        _squeeze()
+"""
+
+
+@pytest.fixture
+def trackers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every memray Tracker made from now on, in this process."""
+    import memray
+
+    made: list[object] = []
+    real = memray.Tracker
+
+    def counting(*args: object, **kwargs: object) -> object:
+        tracker = real(*args, **kwargs)
+        made.append(tracker)
+        return tracker
+
+    monkeypatch.setattr(memray, "Tracker", counting)
+    return made
+
 
 UNMARKED = "\n".join(
     f"def test_{i}():\n    data = bytearray({i % 3 + 1} * 1024 * 1024)\n    assert data\n"
@@ -24,23 +69,19 @@ UNMARKED = "\n".join(
 )
 
 
-def _trackers(result: pytest.RunResult) -> int:
-    match = re.search(r"TRACKERS STARTED: (\d+)", result.stdout.str())
-    assert match is not None, result.stdout.str()
-    return int(match.group(1))
-
-
-def test_unmarked_tests_share_one_tracker(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(COUNT_TRACKERS)
+def test_unmarked_tests_share_one_tracker(
+    pytester: pytest.Pytester, trackers: list[object]
+) -> None:
     pytester.makepyfile(test_many=UNMARKED)
     result = pytester.runpytest("--memray", "--memray-backend=memray", "--most-allocations=0")
     assert result.ret == 0
-    assert _trackers(result) == 1
+    assert len(trackers) == 1
     assert len(report_blocks(result.outlines)) == 30
 
 
-def test_marked_tests_get_their_own_tracker(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(COUNT_TRACKERS)
+def test_marked_tests_get_their_own_tracker(
+    pytester: pytest.Pytester, trackers: list[object]
+) -> None:
     pytester.makepyfile(
         test_mixed=UNMARKED
         + """
@@ -54,20 +95,19 @@ def test_marked():
     result = pytester.runpytest("--memray", "--memray-backend=memray", "-p", "no:randomly")
     assert result.ret == 0
     # one batch for the 30 unmarked tests, one Tracker for the marked test
-    assert _trackers(result) == 2
+    assert len(trackers) == 2
 
 
 def test_capture_files_use_one_tracker_per_test(
-    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, trackers: list[object]
 ) -> None:
     folder = tmp_path_factory.mktemp("captures")
-    pytester.makeconftest(COUNT_TRACKERS)
     pytester.makepyfile(test_many=UNMARKED)
     result = pytester.runpytest(
         "--memray", "--memray-backend=memray", f"--memray-bin-path={folder}"
     )
     assert result.ret == 0
-    assert _trackers(result) == 30
+    assert len(trackers) == 30
     assert len(list(folder.iterdir())) == 30
 
 
@@ -158,62 +198,69 @@ def test_batches_under_xdist(pytester: pytest.Pytester) -> None:
         assert peaks[f"test_many.py::test_{i}"] == pytest.approx((i % 3 + 1) * 1024**2, rel=0.01)
 
 
-def test_one_tracker_per_test_where_marks_do_not_fit(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pytest_memray.backends import memray_backend
-
-    monkeypatch.setattr(memray_backend, "_marks_fit", lambda: False)
-    pytester.makeconftest(COUNT_TRACKERS)
+def _subprocess_peaks(pytester: pytest.Pytester, stop_at: str) -> pytest.RunResult:
+    pytester.makeconftest(ADDRESS_SPACE_LIMIT)
     pytester.makepyfile(test_many=UNMARKED)
-    result = pytester.runpytest("--memray", "--memray-backend=memray", "--most-allocations=0")
-    assert result.ret == 0
-    assert _trackers(result) == 30
-    assert len(report_blocks(result.outlines)) == 30
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MARKS_STOP_FITTING_AT", stop_at)
+        return pytester.runpytest_subprocess(
+            "--memray", "--memray-backend=memray", "--most-allocations=0", "-p", "no:randomly"
+        )
 
 
-def test_marks_that_fail_later_fall_back_to_one_tracker_per_test(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pytest_memray.backends import memray_backend
-
-    def no_room(size: int) -> None:
-        raise MemoryError
-
-    monkeypatch.setattr(memray_backend, "_marks_fit", lambda: True)
-    monkeypatch.setattr(memray_backend, "_place_mark", no_room)
-    pytester.makepyfile(test_many=UNMARKED)
-    result = pytester.runpytest("--memray", "--memray-backend=memray", "--most-allocations=0")
-    assert result.ret == 0
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the address space from /proc")
+def test_one_tracker_per_test_where_marks_do_not_fit(pytester: pytest.Pytester) -> None:
+    result = _subprocess_peaks(pytester, "")
+    assert result.ret == 0, result.stdout.str()
     peaks = _peaks(result)
     assert len(peaks) == 30
-    assert peaks["test_many.py::test_2"] == pytest.approx(3 * 1024**2, rel=0.01)
+    for i in range(30):
+        assert peaks[f"test_many.py::test_{i}"] == pytest.approx((i % 3 + 1) * 1024**2, rel=0.01)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the address space from /proc")
+def test_marks_that_fail_later_fall_back_to_one_tracker_per_test(
+    pytester: pytest.Pytester,
+) -> None:
+    result = _subprocess_peaks(pytester, "test_5")
+    assert result.ret == 0, result.stdout.str()
+    peaks = _peaks(result)
+    assert len(peaks) == 30
+    for i in range(30):
+        assert peaks[f"test_many.py::test_{i}"] == pytest.approx((i % 3 + 1) * 1024**2, rel=0.01)
+    assert "Not measured" not in result.stdout.str()
+
+
+COUNT_PENDING = """
+PENDING = [0]
+
+def pytest_runtest_logreport(report):
+    # a tracked call whose figures are not on its report yet waits in its batch
+    if report.when == "call":
+        PENDING[0] += getattr(report, "memray_handle", None) is not None
+        PENDING[0] -= len(getattr(report, "memray_results", None) or ())
+        print(f"PENDING {PENDING[0]}")
+"""
 
 
 def test_full_batches_are_replayed_as_the_session_goes(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, trackers: list[object]
 ) -> None:
-    from pytest_memray.backends import memray_backend
-
-    monkeypatch.setattr(memray_backend, "BATCH_SIZE", 7)
-    pytester.makeconftest(
-        COUNT_TRACKERS
-        + """
-from pytest_memray.plugin import plugin_key
-
-def pytest_runtest_teardown(item):
-    # results of closed batches are turned into records before the session ends
-    plugin = item.config.stash[plugin_key]
-    print(f"PENDING {len(plugin._deferred)}")
-"""
-    )
+    register_backend(pytester, "small_batches", SMALL_BATCHES, "small-batches")
+    pytester.makeconftest(COUNT_PENDING)
     pytester.makepyfile(test_many=UNMARKED)
     result = pytester.runpytest(
-        "--memray", "--memray-backend=memray", "--most-allocations=0", "-s", "-p", "no:randomly"
+        "--memray",
+        "--memray-backend=small-batches",
+        "--most-allocations=0",
+        "-s",
+        "-p",
+        "no:randomly",
     )
     assert result.ret == 0
-    assert _trackers(result) == 5  # 30 tests in batches of 7
+    assert len(trackers) == 5  # 30 tests in batches of 7
     pending = [int(line.split()[-1]) for line in result.outlines if "PENDING" in line]
+    assert len(pending) == 30
     assert max(pending) <= 7
     peaks = _peaks(result)
     assert len(peaks) == 30

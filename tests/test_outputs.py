@@ -54,7 +54,7 @@ def test_json_report_validates_and_holds_every_tracked_test(
     assert result.ret == 1
     document = _load(runner.pytester.path / "out" / "memray.json")
     jsonschema.validate(document, _load(SCHEMA_FILE))
-    assert document["version"] == 1
+    assert document["version"] == 2
     assert document["backend"]["name"] == runner.backend
     assert document["backend"]["native_allocations"] is (runner.backend == "memray")
     tests = {test["nodeid"]: test for test in document["tests"]}

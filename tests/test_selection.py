@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import types
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 
-from pytest_memray.backends.selection import (
+from pytest_memray.backends.builtin import MEMRAY, TRACEMALLOC, memray_unavailable_reason
+from pytest_memray.backends.interface import Backend
+from pytest_memray.backends.registry import (
+    BackendContext,
+    BackendEntry,
     BackendUnavailable,
+    backend_names,
     choose_backend,
-    memray_unavailable_reason,
+    registered_backends,
 )
+
+CONTEXT = BackendContext(scratch_dir=Path("/nonexistent/pytest-memray-scratch"))
+
+
+def _entries(memray_reason: Callable[[], Optional[str]]) -> dict[str, BackendEntry]:
+    """The built-in backends, with memray's availability decided by ``memray_reason``."""
+    memray = dataclasses.replace(MEMRAY, unavailable_reason=memray_reason)
+    return {"memray": memray, "tracemalloc": TRACEMALLOC}
 
 
 def _fake_memray(version: str) -> types.ModuleType:
@@ -72,31 +87,62 @@ def _never() -> Optional[str]:
 
 
 def test_explicit_tracemalloc_does_not_consult_memray() -> None:
-    choice = choose_backend("tracemalloc", unavailable_reason=_never)
+    choice = choose_backend("tracemalloc", _entries(_never), CONTEXT)
     assert choice.backend.name == "tracemalloc"
     assert choice.fallback_reason is None
 
 
 def test_auto_falls_back_with_the_reason() -> None:
-    choice = choose_backend("auto", unavailable_reason=lambda: "memray is not installed (x)")
+    choice = choose_backend("auto", _entries(lambda: "memray is not installed (x)"), CONTEXT)
     assert choice.backend.name == "tracemalloc"
     assert choice.fallback_reason == "memray is not installed (x)"
 
 
 def test_explicit_memray_where_it_cannot_run_raises_with_the_reason() -> None:
     with pytest.raises(BackendUnavailable, match="memray backend was requested but it is gone"):
-        choose_backend("memray", unavailable_reason=lambda: "it is gone")
+        choose_backend("memray", _entries(lambda: "it is gone"), CONTEXT)
 
 
 def test_unknown_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="'valgrind'"):
-        choose_backend("valgrind")
+        choose_backend("valgrind", registered_backends(), CONTEXT)
 
 
 def test_backends_state_their_capabilities() -> None:
-    choice = choose_backend("tracemalloc")
+    choice = choose_backend("tracemalloc", registered_backends(), CONTEXT)
     caps = choice.backend.capabilities
     assert not caps.native_allocations
     assert not caps.thread_ids
     assert caps.exact_peak
+    assert caps.leaked_sites
     assert caps.capture_suffix == ".tracemalloc"
+
+
+def test_built_in_backends_are_registered_highest_rank_first() -> None:
+    entries = registered_backends()
+    assert list(entries)[:2] == ["memray", "tracemalloc"]
+    assert backend_names(entries)[:3] == ("auto", "memray", "tracemalloc")
+
+
+class _Nothing(Backend):
+    name = "nothing"
+    version = "0"
+
+    def start(self, request: object) -> object:  # type: ignore[override]
+        raise AssertionError("never started in these tests")
+
+
+def test_auto_takes_the_highest_ranked_backend_that_runs() -> None:
+    def entry(name: str, rank: int, reason: Optional[str]) -> BackendEntry:
+        return BackendEntry(name, name, rank, lambda: reason, lambda context: _Nothing())
+
+    entries = {
+        "low": entry("low", 1, None),
+        "high": entry("high", 30, "high cannot run"),
+        "middle": entry("middle", 5, "middle cannot run"),
+    }
+    choice = choose_backend("auto", entries, CONTEXT)
+    assert isinstance(choice.backend, _Nothing)
+    assert choice.fallback_reason == "high cannot run; middle cannot run"
+    with pytest.raises(BackendUnavailable, match="no memray backend can run here"):
+        choose_backend("auto", {"high": entries["high"]}, CONTEXT)

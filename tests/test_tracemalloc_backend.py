@@ -8,10 +8,10 @@ import tracemalloc
 
 import pytest
 
-from pytest_memray.backends.interface import TrackingRequest
+from pytest_memray.backends.interface import Measurement, TrackingRequest
 from pytest_memray.backends.tracemalloc_backend import TracemallocBackend
 
-from .helpers import report_blocks
+from .helpers import report_blocks, tracked
 
 SPIKE = """
 def spike():
@@ -181,10 +181,10 @@ def test_works_where_threads_cannot_start(
 
 def test_backend_measures_an_allocation_directly() -> None:
     backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=3, want_leaks=True))
-    kept = bytearray(3 * 1024 * 1024)
-    measurement = tracking.stop()
-    assert measurement is not None
+    with tracked(backend, TrackingRequest(stack_depth=3, want_leaks=True)) as outcome:
+        kept = bytearray(3 * 1024 * 1024)
+    measurement = outcome[0]
+    assert isinstance(measurement, Measurement)
     assert measurement.peak_bytes >= 3 * 1024 * 1024
     assert (
         measurement.peak_sites[0].stack[0].function
@@ -200,10 +200,10 @@ def test_backend_measures_an_allocation_directly() -> None:
 def test_own_summaries_are_left_out_of_the_peak() -> None:
     """Many snapshots while growing must not add the backend's own memory to the peak."""
     backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    chunks = [bytearray(100 * 1024) for _ in range(100)]  # 100 snapshots' worth of growth
-    total = sum(len(chunk) for chunk in chunks)
-    del chunks
-    measurement = tracking.stop()
-    assert measurement is not None
+    with tracked(backend, TrackingRequest(stack_depth=1)) as outcome:
+        chunks = [bytearray(100 * 1024) for _ in range(100)]  # 100 snapshots' worth of growth
+        total = sum(len(chunk) for chunk in chunks)
+        del chunks
+    measurement = outcome[0]
+    assert isinstance(measurement, Measurement)
     assert total <= measurement.peak_bytes < total * 1.05

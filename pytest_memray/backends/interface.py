@@ -2,8 +2,12 @@
 
 The layer above (markers, report, result collection across processes, pytest wiring) talks to
 a backend only through :class:`Backend` and :class:`ActiveTracking`, reads what it can do from
-:class:`Capabilities`, and gets :class:`Measurement` objects back. A measurement is plain data:
-it holds no open file and no object of a backend's library, so it can cross processes as a dict.
+:class:`Capabilities`, and receives results as a stream: every started tracking carries a
+``handle``, and :meth:`Backend.take_results` hands back ``(handle, outcome)`` pairs as they
+become ready, where the outcome is a :class:`Measurement` or a :class:`NotMeasured` that says
+why there are no figures. A backend that measures at once and one that records many calls and
+replays them later look the same from above. Outcomes are plain data: they hold no open file
+and no object of a backend's library, so they can cross processes as dicts.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
 from ..stack import StackFrame
 
@@ -33,35 +37,37 @@ class Capabilities:
     python_allocator_tracing: bool
     #: Peak figures are exact high-water marks, not samples.
     exact_peak: bool
+    #: Says where the memory alive at the peak was allocated (the report's functions, the
+    #: allocation list of a ``limit_memory`` failure).
+    allocation_sites: bool
+    #: Reports what a call allocated and left alive, by call stack (``limit_leaks`` needs it).
+    leaked_sites: bool
     #: Suffix of the capture files it writes with ``--memray-bin-path``.
     capture_suffix: str
     #: The tool that opens those capture files, for the report's last line.
     capture_reader: str
-    #: Can record many calls in one go and hand their results over later, through
-    #: :meth:`Backend.collect`; much cheaper per test where starting a tracker is costly.
-    deferred_results: bool = False
 
 
 @dataclass(frozen=True)
 class TrackingRequest:
-    """How to track one test call."""
+    """What the plugin wants to know about one test call; the backend decides how."""
 
     #: Frames to keep per allocation stack.
     stack_depth: int
-    #: Record native frames (only where ``Capabilities.native_frames``); makes leak
-    #: grouping precise.
-    native_traces: bool = False
     #: Put native frames in the stacks handed back (``--native``); else Python frames only.
     show_native_frames: bool = False
-    #: Record each small-object allocation (only where ``Capabilities.python_allocator_tracing``).
+    #: The user asked for every small-object allocation to be recorded
+    #: (``--trace-python-allocators``); only where ``Capabilities.python_allocator_tracing``.
     trace_python_allocators: bool = False
-    #: Also report what was allocated during the call and is still alive at its end.
+    #: Also report what was allocated during the call and is still alive at its end, grouped
+    #: as precisely as the backend can (the memray backend records native frames for it).
     want_leaks: bool = False
     #: Where to keep a capture file of this call, or None for no file beyond what tracking needs.
     capture_file: Optional[Path] = None
-    #: The caller can wait for the result until :meth:`Backend.collect`: no marker needs it
-    #: right after the call. Backends with ``deferred_results`` may then batch the call.
-    deferrable: bool = False
+    #: The outcome must be ready right after :meth:`ActiveTracking.stop` (a marker judges it,
+    #: or an output reads it as the test is reported). When False, a backend may hand it over
+    #: later, which lets it record many calls in one go.
+    needed_at_once: bool = True
 
 
 class AllocationSite(NamedTuple):
@@ -71,7 +77,7 @@ class AllocationSite(NamedTuple):
     """
 
     size: int
-    count: int  # type: ignore[assignment]  # shadows tuple.count on purpose
+    allocations: int
     stack: tuple[StackFrame, ...]
     #: Backend's id of the allocating thread, or None where the backend does not know threads.
     thread_id: Optional[int] = None
@@ -79,7 +85,7 @@ class AllocationSite(NamedTuple):
     def to_dict(self) -> dict[str, Any]:
         return {
             "size": self.size,
-            "count": self.count,
+            "allocations": self.allocations,
             "thread_id": self.thread_id,
             "stack": [list(frame) for frame in self.stack],
         }
@@ -88,10 +94,32 @@ class AllocationSite(NamedTuple):
     def from_dict(cls, data: dict[str, Any]) -> AllocationSite:
         return cls(
             size=int(data["size"]),
-            count=int(data["count"]),
+            allocations=int(data["allocations"]),
             thread_id=data["thread_id"],
             stack=tuple(StackFrame(str(f), str(n), int(line)) for f, n, line in data["stack"]),
         )
+
+
+def rank_sites(sites: Any, key: Any = None) -> list[AllocationSite]:
+    """Sites merged by ``key(site)`` (the whole stack and thread by default), largest first.
+
+    Merged sites add up their sizes and allocations and keep the first one's stack and thread.
+    """
+    merged: dict[Any, list[Any]] = {}
+    for site in sites:
+        group_key = (site.stack, site.thread_id) if key is None else key(site)
+        totals = merged.get(group_key)
+        if totals is None:
+            merged[group_key] = [site.size, site.allocations, site]
+        else:
+            totals[0] += site.size
+            totals[1] += site.allocations
+    ranked = [
+        AllocationSite(size, allocations, first.stack, first.thread_id)
+        for size, allocations, first in merged.values()
+    ]
+    ranked.sort(key=lambda site: site.size, reverse=True)
+    return ranked
 
 
 @dataclass
@@ -143,48 +171,81 @@ class Measurement:
         )
 
 
+@dataclass(frozen=True)
+class NotMeasured:
+    """A tracked call that has no figures, and why (the capture could not be written, ...)."""
+
+    reason: str
+
+
+Outcome = Union[Measurement, NotMeasured]
+
+
 class ActiveTracking(abc.ABC):
-    """Tracking of one test call in progress."""
+    """Tracking of one test call in progress.
 
-    #: Identifies a deferred result in what :meth:`Backend.collect` returns.
-    key: int = 0
+    The plugin calls, in order: :meth:`open` right before the test code runs, :meth:`close`
+    right after it (whether it returned or raised), then :meth:`stop`. Between ``open`` and
+    ``close`` only the test's own code runs, so everything recorded there is the test's.
+    """
 
-    def settle(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
-        """The test function has returned: stop what works alongside the test (hooks).
+    def __init__(self, handle: int) -> None:
+        #: Identifies this tracking's outcome in what :meth:`Backend.take_results` returns.
+        self.handle = handle
 
-        Called before the plugin's own checks that run inside the tracked window (the object
-        census), so that the backend does not record them. :meth:`stop` follows.
-        """
+    def open(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """The test code starts now: begin counting (called last before the test)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """The test code has finished: stop counting and detach anything that watches the
+        test (profile hooks), so the plugin's own work afterwards is not recorded."""
 
     @abc.abstractmethod
-    def stop(self) -> Optional[Measurement]:
-        """Stop tracking and return what was measured. Called exactly once.
+    def stop(self) -> None:
+        """Stop tracking. Called exactly once, after :meth:`close`.
 
-        Returns None only for a ``deferrable`` request that the backend deferred: the
-        measurement then comes from :meth:`Backend.collect` under this tracking's ``key``.
+        The outcome comes from :meth:`Backend.take_results` under :attr:`handle`: right away
+        when the request was ``needed_at_once``, else possibly later.
         """
 
 
 class Backend(abc.ABC):
     """A way of measuring memory. One instance serves a whole pytest session."""
 
-    #: Short name: ``"memray"`` or ``"tracemalloc"``.
+    #: Short name, as given to ``--memray-backend``.
     name: str
     #: Version of the measuring library (memray's, or Python's for tracemalloc).
     version: str
     capabilities: Capabilities
 
+    def __init__(self) -> None:
+        self._ready: list[tuple[int, Outcome]] = []
+        self._handles = 0
+
+    def next_handle(self) -> int:
+        """A new handle for a tracking about to start."""
+        self._handles += 1
+        return self._handles
+
+    def hand_over(self, handle: int, outcome: Outcome) -> None:
+        """Queue ``outcome`` for :meth:`take_results`."""
+        self._ready.append((handle, outcome))
+
     @abc.abstractmethod
     def start(self, request: TrackingRequest) -> ActiveTracking:
-        """Start tracking the calling thread's test call."""
+        """Start tracking the calling thread's test call (give it :meth:`next_handle`)."""
 
-    def collect(self, finish: bool = False) -> list[tuple[int, Measurement]]:
-        """Deferred results that are ready and not yet handed over, as ``(key, measurement)``.
+    def take_results(self) -> list[tuple[int, Outcome]]:
+        """Outcomes that became ready since the last call, as ``(handle, outcome)``."""
+        ready, self._ready = self._ready, []
+        return ready
 
-        With ``finish`` (at the end of the session), what is still being recorded is closed
-        first, so every deferred tracking stopped so far is handed over. The plugin also
-        calls it without ``finish`` as the session goes, so that it keeps only compact
-        records. Backends without ``deferred_results`` never defer: nothing to hand over.
+    def finish(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """The session ends: make every stopped tracking's outcome ready."""
+
+    def recover(self, folder: Path) -> list[tuple[int, Outcome]]:
+        """Outcomes left in ``folder`` by a process of this backend that died before handing
+        them over (a crashed xdist worker). Backends that keep nothing on disk recover nothing.
         """
         return []
 

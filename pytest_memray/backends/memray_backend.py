@@ -21,9 +21,9 @@ Two ways of tracking a test call, with the same figures:
 
 from __future__ import annotations
 
-import os
+import gc
+import json
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -37,6 +37,8 @@ from .interface import (
     Backend,
     Capabilities,
     Measurement,
+    NotMeasured,
+    Outcome,
     TrackingRequest,
 )
 
@@ -47,9 +49,10 @@ CAPABILITIES = Capabilities(
     allocation_counts=True,
     python_allocator_tracing=True,
     exact_peak=True,
+    allocation_sites=True,
+    leaked_sites=True,
     capture_suffix=".bin",
     capture_reader="memray flamegraph, memray table or memray summary",
-    deferred_results=True,
 )
 
 #: Size of the first boundary mark; mark ``n`` is ``_MARK_BASE + n * _MARK_STEP`` bytes long.
@@ -79,7 +82,7 @@ def _place_mark(size: int) -> None:
     del mark
 
 
-def _marks_fit() -> bool:
+def _marks_fit(batch_size: int) -> bool:
     """Whether this process may ask for a boundary mark's size (costs no memory if it may).
 
     Under a strict overcommit policy or a small address-space limit it may not; every test
@@ -87,7 +90,7 @@ def _marks_fit() -> bool:
     session, batching stops from the next test on.
     """
     try:
-        _place_mark(_MARK_BASE + BATCH_SIZE * 2 * _MARK_STEP)
+        _place_mark(_MARK_BASE + batch_size * 2 * _MARK_STEP)
     except MemoryError:
         return False
     return True
@@ -106,7 +109,7 @@ def _sites(records: Iterable[Any], depth: int, native: bool) -> list[AllocationS
     sites = [
         AllocationSite(
             size=int(record.size),
-            count=int(record.n_allocations),
+            allocations=int(record.n_allocations),
             stack=_stack(record, depth, native),
             thread_id=int(record.tid),
         )
@@ -152,51 +155,60 @@ def replay_call(records: Sequence[Any], test_thread: int, depth: int, native: bo
         group[1] += record.size
         group[2] += 1
     sites = [
-        AllocationSite(size=size, count=count, stack=_stack(first, depth, native), thread_id=tid)
+        AllocationSite(
+            size=size, allocations=count, stack=_stack(first, depth, native), thread_id=tid
+        )
         for (_, _, tid), (first, size, count) in groups.items()
     ]
     sites.sort(key=lambda site: site.size, reverse=True)
     return Measurement(
         peak_bytes=peak,
-        allocation_count=sum(site.count for site in sites),
+        allocation_count=sum(site.allocations for site in sites),
         peak_sites=sites,
         test_thread_id=test_thread,
     )
 
 
 class _Batch:
-    """One Tracker recording many calls between boundary marks."""
+    """One Tracker recording many calls between boundary marks.
 
-    def __init__(self, path: Path, request: TrackingRequest) -> None:
-        self.path = path
-        self.native_traces = request.native_traces
-        self.trace_python_allocators = request.trace_python_allocators
-        self.show_native = request.show_native_frames
+    Its calls have consecutive handles from ``first``. Beside the capture file, a small
+    description of the batch is written first, so that a batch whose process died can be
+    replayed by another one (:meth:`MemrayBackend.recover`).
+    """
+
+    def __init__(self, folder: Path, first: int, request: TrackingRequest) -> None:
+        self.path = folder / f"batch-{first}.bin"
+        self.first = first
         self.depth = request.stack_depth
-        self.calls: list[int] = []  # tracking keys, in order
+        self.show_native = request.show_native_frames
+        self.native_traces = request.show_native_frames
+        self.trace_python_allocators = request.trace_python_allocators
+        self.calls = 0
         #: A boundary mark could not be placed: no more calls go into this batch.
         self.broken = False
         self._marks = 0  # boundary marks reserved so far
-        path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        _describe_batch(self.path, first, self.depth, self.show_native)
         self._tracker = memray.Tracker(
-            path,
-            native_traces=request.native_traces,
-            trace_python_allocators=request.trace_python_allocators,
+            self.path,
+            native_traces=self.native_traces,
+            trace_python_allocators=self.trace_python_allocators,
             file_format=memray.FileFormat.ALL_ALLOCATIONS,
         )
         self._tracker.__enter__()
 
-    def suits(self, request: TrackingRequest) -> bool:
+    def takes(self, request: TrackingRequest, batch_size: int) -> bool:
+        """Whether a call asking for ``request`` can be recorded in this batch."""
         return (
             not self.broken
-            and len(self.calls) < BATCH_SIZE
-            and request.native_traces == self.native_traces
+            and self.calls < batch_size
+            and request.show_native_frames == self.native_traces
             and request.trace_python_allocators == self.trace_python_allocators
-            and request.show_native_frames == self.show_native
             and request.stack_depth == self.depth
         )
 
-    def reserve(self) -> tuple[int, int]:
+    def next_mark_sizes(self) -> tuple[int, int]:
         """Sizes to ask for the next call's two boundary marks.
 
         They are worked out before the call starts, so that placing the closing mark makes
@@ -204,93 +216,179 @@ class _Batch:
         """
         opening = _MARK_BASE + self._marks * _MARK_STEP
         self._marks += 2
+        self.calls += 1
         return opening, opening + _MARK_STEP
 
-    def close(self) -> list[tuple[int, Measurement]]:
-        """Stop recording and replay the file into one measurement per finished call."""
-        self._tracker.__exit__(None, None, None)
+    def close(self) -> list[tuple[int, Outcome]]:
+        """Stop recording and replay the file into one outcome per finished call."""
         try:
-            return self._replay()
+            self._tracker.__exit__(None, None, None)
+        except Exception as exc:
+            return self._unmeasured(f"memray could not finish its capture file ({exc})")
+        try:
+            return replay_batch(self.path, self.first, self.calls, self.depth, self.show_native)
         finally:
             self.path.unlink(missing_ok=True)
+            self.path.with_suffix(".json").unlink(missing_ok=True)
 
-    def _replay(self) -> list[tuple[int, Measurement]]:
-        results: list[tuple[int, Measurement]] = []
-        reader = memray.FileReader(self.path)
-        try:
-            expected = 0
-            next_size = _mark_size(0)
-            window: Optional[list[Any]] = None
-            test_thread = 0
-            for record in reader.get_allocation_records():
-                if record.size == next_size and record.allocator not in _FREES:
-                    if expected % 2 == 0:
-                        window, test_thread = [], int(record.tid)
-                    elif window is not None:
-                        call = expected // 2
-                        if call < len(self.calls):
-                            measurement = replay_call(
-                                window, test_thread, self.depth, self.show_native
-                            )
-                            results.append((self.calls[call], measurement))
-                        window = None
-                    expected += 1
-                    next_size = _mark_size(expected)
+    def _unmeasured(self, reason: str) -> list[tuple[int, Outcome]]:
+        return [(self.first + call, NotMeasured(reason)) for call in range(self.calls)]
+
+
+def _describe_batch(path: Path, first: int, depth: int, show_native: bool) -> None:
+    description = {"first": first, "depth": depth, "show_native": show_native}
+    path.with_suffix(".json").write_text(json.dumps(description), encoding="utf-8")
+
+
+def replay_batch(
+    path: Path, first: int, calls: Optional[int], depth: int, native: bool
+) -> list[tuple[int, Outcome]]:
+    """One outcome per call recorded in the batch file at ``path``.
+
+    A call whose closing mark is missing (the process died in it) gets no outcome; with
+    ``calls`` given, every call up to it that has none is reported as not measured.
+    """
+    results: list[tuple[int, Outcome]] = []
+    try:
+        reader = memray.FileReader(path)
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = f"memray could not read its capture file ({exc})"
+        return [(first + call, NotMeasured(reason)) for call in range(calls or 0)]
+    try:
+        expected = 0
+        next_size = _mark_size(0)
+        window: Optional[list[Any]] = None
+        test_thread = 0
+        for record in reader.get_allocation_records():
+            if record.size == next_size and record.allocator not in _FREES:
+                if expected % 2 == 0:
+                    window, test_thread = [], int(record.tid)
                 elif window is not None:
-                    window.append(record)
-        finally:
-            reader.close()
-        return results
+                    measurement = replay_call(window, test_thread, depth, native)
+                    results.append((first + expected // 2, measurement))
+                    window = None
+                expected += 1
+                next_size = _mark_size(expected)
+            elif window is not None:
+                window.append(record)
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = f"memray could not read its capture file to the end ({exc})"
+        done = {handle for handle, _ in results}
+        results += [
+            (first + call, NotMeasured(reason))
+            for call in range(calls or 0)
+            if first + call not in done
+        ]
+    finally:
+        reader.close()
+    if calls is not None and len(results) < calls:
+        done = {handle for handle, _ in results}
+        reason = "memray's capture file ended before this test's end (the disk may be full)"
+        results += [
+            (first + call, NotMeasured(reason)) for call in range(calls) if first + call not in done
+        ]
+    return results
 
 
 class _BatchedTracking(ActiveTracking):
-    def __init__(self, batch: _Batch, key: int) -> None:
-        self.key = key
+    def __init__(
+        self, batch: _Batch, request: TrackingRequest, handle: int, backend: MemrayBackend
+    ) -> None:
+        super().__init__(handle)
         self._batch = batch
-        opening, self._closing = batch.reserve()
-        batch.calls.append(key)
-        # Last, so that the plugin's own bookkeeping stays outside the call's window.
-        # A MemoryError here makes the caller fall back to a Tracker of its own; this call,
-        # last in its batch, then has no window and is left out of the replay.
-        _place_mark(opening)
+        self._request = request
+        self._backend = backend
+        self._opening, self._closing = batch.next_mark_sizes()
+        self._failed: Optional[str] = None
+        #: A Tracker of its own, where the opening mark could not be placed.
+        self._instead: Optional[_TrackerPerCall] = None
 
-    def stop(self) -> Optional[Measurement]:
+    def open(self) -> None:
         try:
-            _place_mark(self._closing)
+            _place_mark(self._opening)  # last: the window starts after it
         except MemoryError:
-            # The call's window stays open: its result is lost, and the backend stops
-            # batching before the next call.
+            # No room for a mark: this call and the ones after it get Trackers of their own.
             self._batch.broken = True
-        return None
+            self._batch.calls -= 1  # this call has no window in the batch
+            self._instead = self._backend.tracker_instead(self._request, self.handle)
+            self._instead.open()
+
+    def close(self) -> None:
+        if self._instead is not None:
+            self._instead.close()
+            return
+        try:
+            _place_mark(self._closing)  # first: the window ends before anything else
+        except MemoryError:
+            # The call's window stays open: it cannot be measured, and no more calls join.
+            self._failed = "the closing boundary mark of its memray batch could not be allocated"
+            self._batch.broken = True
+
+    def stop(self) -> None:
+        if self._instead is not None:
+            self._instead.stop()
+        elif self._failed is not None:
+            self._backend.hand_over(self.handle, NotMeasured(self._failed))
 
 
 class _TrackerPerCall(ActiveTracking):
-    def __init__(self, request: TrackingRequest, scratch_dir: Path) -> None:
+    """A Tracker of its own, started right before the test code and stopped right after."""
+
+    def __init__(
+        self, request: TrackingRequest, scratch_dir: Path, handle: int, backend: MemrayBackend
+    ) -> None:
+        super().__init__(handle)
         self._request = request
+        self._backend = backend
+        self._failed: Optional[str] = None
         if request.capture_file is not None:
             self._path = request.capture_file
             self._keep = True
         else:
-            fd, name = tempfile.mkstemp(suffix=".bin", dir=scratch_dir)
-            os.close(fd)
-            self._path = Path(name)
+            self._path = scratch_dir / f"call-{handle}.bin"
             self._keep = False
         self._path.unlink(missing_ok=True)  # memray refuses to overwrite
+        # Precise leak grouping needs native frames and every small-object allocation.
         self._tracker = memray.Tracker(
             self._path,
-            native_traces=request.native_traces,
-            trace_python_allocators=request.trace_python_allocators,
+            native_traces=request.show_native_frames or request.want_leaks,
+            trace_python_allocators=request.trace_python_allocators or request.want_leaks,
             file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS,
         )
-        self._tracker.__enter__()
+        self._open = False
 
-    def stop(self) -> Measurement:
-        self._tracker.__exit__(None, None, None)
+    def open(self) -> None:
         try:
-            return self._read()
-        finally:
-            if not self._keep:
-                self._path.unlink(missing_ok=True)
+            self._tracker.__enter__()
+        except Exception as exc:
+            self._failed = f"memray could not start tracking ({exc})"
+        else:
+            self._open = True
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        if self._request.want_leaks:
+            gc.collect()  # unreachable cycles are garbage, not leaks
+        try:
+            self._tracker.__exit__(None, None, None)
+        except Exception as exc:
+            self._failed = f"memray could not finish its capture file ({exc})"
+
+    def stop(self) -> None:
+        self.close()
+        outcome: Outcome
+        if self._failed is not None:
+            outcome = NotMeasured(self._failed)
+        else:
+            try:
+                outcome = self._read()
+            except (OSError, RuntimeError, ValueError) as exc:
+                outcome = NotMeasured(f"memray could not read its capture file ({exc})")
+        if not self._keep:
+            self._path.unlink(missing_ok=True)
+        self._backend.hand_over(self.handle, outcome)
 
     def _read(self) -> Measurement:
         request = self._request
@@ -314,7 +412,7 @@ class _TrackerPerCall(ActiveTracking):
                 )
             return Measurement(
                 peak_bytes=int(metadata.peak_memory),
-                allocation_count=sum(site.count for site in peak_sites),
+                allocation_count=sum(site.allocations for site in peak_sites),
                 peak_sites=peak_sites,
                 leaked_sites=leaked,
                 test_thread_id=int(metadata.main_thread_id),
@@ -328,52 +426,63 @@ class MemrayBackend(Backend):
     name = "memray"
     capabilities = CAPABILITIES
 
-    def __init__(self) -> None:
+    def __init__(self, scratch_dir: Path, batch_size: int = BATCH_SIZE) -> None:
+        super().__init__()
         self.version = str(getattr(memray, "__version__", "unknown"))
-        self._scratch = tempfile.TemporaryDirectory(prefix="pytest-memray-")
+        self._scratch = scratch_dir
+        self._batch_size = batch_size
         self._batch: Optional[_Batch] = None
-        self._batches = 0
-        self._keys = 0
-        self._finished: list[tuple[int, Measurement]] = []
-        #: How many Trackers were started; the tests use it to keep the fast path fast.
-        self.trackers_started = 0
-        self._can_batch = _marks_fit()
+        self._can_batch: Optional[bool] = None  # found out at the first batchable call
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
-        self._keys += 1
+        handle = self.next_handle()
+        self._scratch.mkdir(parents=True, exist_ok=True)
         batch = self._batch
         if batch is not None and batch.broken:
             self._can_batch = False
-        batchable = request.deferrable and request.capture_file is None and not request.want_leaks
+        batchable = (
+            not request.needed_at_once and request.capture_file is None and not request.want_leaks
+        )
+        if batchable and self._can_batch is None:
+            self._can_batch = _marks_fit(self._batch_size)
         if batchable and self._can_batch:
-            if batch is None or not batch.suits(request):
+            if batch is None or not batch.takes(request, self._batch_size):
                 self._close_batch()
-                self._batches += 1
-                path = Path(self._scratch.name) / f"batch-{self._batches}.bin"
-                batch = self._batch = _Batch(path, request)
-                self.trackers_started += 1
-            try:
-                return _BatchedTracking(batch, self._keys)
-            except MemoryError:  # no room for a mark: no more batching in this session
-                self._can_batch = False
+                batch = self._batch = _Batch(self._scratch, handle, request)
+            return _BatchedTracking(batch, request, handle, self)
+        return self.tracker_instead(request, handle)
+
+    def tracker_instead(self, request: TrackingRequest, handle: int) -> _TrackerPerCall:
+        """A Tracker of its own for the call ``handle``, closing the batch first."""
         self._close_batch()
-        self.trackers_started += 1
-        tracking = _TrackerPerCall(request, Path(self._scratch.name))
-        tracking.key = self._keys
-        return tracking
+        return _TrackerPerCall(request, self._scratch, handle, self)
 
     def _close_batch(self) -> None:
         if self._batch is not None:
             batch, self._batch = self._batch, None
-            self._finished.extend(batch.close())
+            for handle, outcome in batch.close():
+                self.hand_over(handle, outcome)
 
-    def collect(self, finish: bool = False) -> list[tuple[int, Measurement]]:
-        if finish:
-            self._close_batch()
-        finished, self._finished = self._finished, []
-        return finished
+    def finish(self) -> None:
+        self._close_batch()
+
+    def recover(self, folder: Path) -> list[tuple[int, Outcome]]:
+        recovered: list[tuple[int, Outcome]] = []
+        for description in sorted(folder.glob("batch-*.json")):
+            try:
+                batch = json.loads(description.read_text(encoding="utf-8"))
+                first, depth, native = (
+                    int(batch["first"]),
+                    int(batch["depth"]),
+                    batch["show_native"],
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            capture = description.with_suffix(".bin")
+            if capture.exists():
+                recovered += replay_batch(capture, first, None, depth, bool(native))
+        return recovered
 
     def close(self) -> None:
         self._close_batch()
-        self._finished = []
-        self._scratch.cleanup()
+        self._ready.clear()

@@ -24,9 +24,11 @@ How a test call is measured:
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Sequence
@@ -51,6 +53,8 @@ CAPABILITIES = Capabilities(
     allocation_counts=True,
     python_allocator_tracing=False,
     exact_peak=True,
+    allocation_sites=True,
+    leaked_sites=True,
     capture_suffix=".tracemalloc",
     capture_reader="tracemalloc.Snapshot.load",
 )
@@ -133,7 +137,7 @@ def _to_sites(raw: Sequence[RawSite]) -> list[AllocationSite]:
     return [
         AllocationSite(
             size=size,
-            count=count,
+            allocations=count,
             stack=tuple(
                 StackFrame(function_at(filename, lineno), filename, lineno)
                 for filename, lineno in frames
@@ -144,8 +148,10 @@ def _to_sites(raw: Sequence[RawSite]) -> list[AllocationSite]:
 
 
 class _TracemallocTracking(ActiveTracking):
-    def __init__(self, request: TrackingRequest) -> None:
+    def __init__(self, request: TrackingRequest, handle: int, backend: Backend) -> None:
+        super().__init__(handle)
         self._request = request
+        self._backend = backend
         self._notes: list[str] = []
         self._we_started = not tracemalloc.is_tracing()
         self._start_snapshot: Optional[tracemalloc.Snapshot] = None
@@ -155,29 +161,37 @@ class _TracemallocTracking(ActiveTracking):
             self._start_snapshot = tracemalloc.take_snapshot()
         # Memory the backend itself holds while tracing (summaries); it is left out of figures.
         self._overhead = 0
-        self._baseline = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        self._best_peak = self._baseline
+        self._baseline = 0
+        self._best_peak = 0
+        self._closing_peak: Optional[int] = None
+        self._capture_error: Optional[str] = None
         # The best picture of the peak so far: raw traces, or sites when there were many.
         self._raw: Optional[list[RawTrace]] = None
         self._sites: Optional[list[RawSite]] = None
         self._gap: Optional[RawSite] = None
         self._recorded = False
-        self._summary_total = self._baseline
-        self._next_snapshot_at = self._baseline + _MIN_STEP
         self._quiet_until = 0.0
+        self._previous_hook: Any = None
+        self._hooked = False
+
+    def open(self) -> None:
+        self._baseline = tracemalloc.get_traced_memory()[0]
+        self._best_peak = self._summary_total = self._baseline
+        self._next_snapshot_at = self._baseline + _MIN_STEP
         self._rearm()
         # A Python-level profile function already installed keeps receiving every event
         # through ours; a C-level one cannot be chained, and then only the end is summarised.
-        self._previous_hook: Any = sys.getprofile()
-        self._hooked = self._previous_hook is None or callable(self._previous_hook)
-        self._hook = self._make_hook()
-        if self._hooked:
-            sys.setprofile(self._hook)
+        self._previous_hook = sys.getprofile()
+        if self._previous_hook is None or callable(self._previous_hook):
+            self._hook = self._make_hook()
+            self._hooked = True
         else:
             self._notes.append(
                 "another profiler holds the profile hook: locations are those alive at the end"
             )
+        tracemalloc.reset_peak()
+        if self._hooked:
+            sys.setprofile(self._hook)
 
     # -- while the test runs -------------------------------------------------------------
 
@@ -261,26 +275,39 @@ class _TracemallocTracking(ActiveTracking):
     def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
         target = self._request.capture_file
         assert target is not None
-        partial = target.with_name(target.name + ".partial")
-        snapshot.dump(str(partial))
-        os.replace(partial, target)
+        # A short name of its own: the target's name may already be as long as names get.
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".partial")
+        os.close(fd)
+        try:
+            snapshot.dump(partial)
+            os.replace(partial, target)
+        except OSError as exc:
+            if os.path.exists(partial):
+                os.unlink(partial)
+            self._capture_error = f"the capture file {target.name} could not be written ({exc})"
 
     # -- afterwards ------------------------------------------------------------------------
 
-    def settle(self) -> None:
+    def close(self) -> None:
+        """Detach the hook and keep the peak before the plugin does anything else."""
         if self._hooked and sys.getprofile() is self._hook:
             sys.setprofile(self._previous_hook)
         self._hooked = False
+        if self._closing_peak is None and tracemalloc.is_tracing():
+            self._closing_peak = tracemalloc.get_traced_memory()[1]
+            if self._request.want_leaks:
+                gc.collect()  # unreachable cycles are garbage, not leaks
 
-    def stop(self) -> Measurement:
-        self.settle()
+    def stop(self) -> None:
+        self._backend.hand_over(self.handle, self._measure())
+
+    def _measure(self) -> Measurement:
+        self.close()
         still_tracing = tracemalloc.is_tracing()
         leaked_raw: Optional[list[RawTrace]] = None
         leaked: Optional[list[RawSite]] = None
         if still_tracing:
-            self._best_peak = max(
-                self._best_peak, tracemalloc.get_traced_memory()[1] - self._overhead
-            )
+            self._best_peak = max(self._best_peak, (self._closing_peak or 0) - self._overhead)
             if not self._recorded:
                 self._record(None)
             if self._request.want_leaks:
@@ -299,14 +326,18 @@ class _TracemallocTracking(ActiveTracking):
             leaked = _group(leaked_raw, None)
         peak_sites = _to_sites(self._summary())
         self._raw = self._sites = None
+        if self._capture_error is not None:
+            self._notes.append(self._capture_error)
         return Measurement(
             peak_bytes=max(0, self._best_peak - self._baseline),
-            allocation_count=sum(site.count for site in peak_sites),
+            allocation_count=sum(site.allocations for site in peak_sites),
             peak_sites=peak_sites,
             leaked_sites=None if leaked is None else _to_sites(leaked),
             capture_file=(
                 str(self._request.capture_file)
-                if self._request.capture_file is not None and self._request.capture_file.exists()
+                if self._request.capture_file is not None
+                and self._capture_error is None
+                and self._request.capture_file.exists()
                 else None
             ),
             notes=self._notes,
@@ -336,7 +367,8 @@ class TracemallocBackend(Backend):
     capabilities = CAPABILITIES
 
     def __init__(self) -> None:
+        super().__init__()
         self.version = platform.python_version()
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
-        return _TracemallocTracking(request)
+        return _TracemallocTracking(request, self.next_handle(), self)

@@ -1,0 +1,138 @@
+"""Gathering every tracked test's result and outcome, on the process that reports (controller only).
+
+Results travel on the test reports themselves (the ``memray_results`` attribute, a list of
+plain dicts), so they reach this collector through ``pytest_runtest_logreport`` in a single
+process and from xdist workers alike, as each test is reported: what was reported before a
+worker crashed or the session was interrupted is kept. A call report also says when its
+test was tracked (``memray_handle``), so a tracked test whose figures never arrive is listed
+as not measured, with the reason, instead of dropping out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable, Optional
+
+import pytest
+
+from .results import MemoryResult
+
+#: Report attributes this plugin sets; plain data, so xdist carries them to the controller.
+RESULTS_ATTR = "memray_results"
+HANDLE_ATTR = "memray_handle"
+LIMIT_ATTR = "memray_limit_bytes"
+
+#: A test that started but never reported its call (Ctrl-C while it ran).
+INTERRUPTED = "interrupted"
+
+
+def outcome_of(report: pytest.TestReport) -> Optional[str]:
+    """The outcome one report gives its test, in the JSON vocabulary (None: says nothing)."""
+    expected_failure = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if report.passed:
+            return "xpassed" if expected_failure else "passed"
+        if report.skipped:
+            return "xfailed" if expected_failure else "skipped"
+        return "failed"
+    if report.failed:
+        return "error"
+    if report.skipped:
+        return "xfailed" if expected_failure else "skipped"
+    return None
+
+
+def worker_of(report: Any) -> str:
+    """The xdist worker that ran the test of ``report``; ``""`` outside xdist."""
+    node = getattr(report, "node", None)
+    gateway = getattr(node, "gateway", None)
+    return str(getattr(gateway, "id", ""))
+
+
+class ResultCollector:
+    """The session's results by test id, their outcomes, and what went missing."""
+
+    def __init__(self, backend_name: str) -> None:
+        from .results import InternTable
+
+        self._backend_name = backend_name
+        self._intern = InternTable()
+        self.results: dict[str, MemoryResult] = {}
+        self.outcomes: dict[str, str] = {}
+        #: Tracked tests still waiting for their figures: nodeid -> (worker, handle, limit).
+        self._pending: dict[str, tuple[str, int, Optional[int]]] = {}
+        #: Why a worker's pending results are gone, by worker id.
+        self._lost: dict[str, str] = {}
+        self.interrupted = False
+        self._before_final: list[Callable[[], None]] = []
+
+    # -- as the session goes ---------------------------------------------------------------
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.outcomes.pop(nodeid, None)  # a rerun starts afresh
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome = outcome_of(report)
+        # An error in setup or teardown outranks what the call said; a failure outranks a pass.
+        if outcome == "error" or (
+            outcome is not None and self.outcomes.get(report.nodeid) not in ("error", "failed")
+        ):
+            self.outcomes[report.nodeid] = outcome
+        handle = getattr(report, HANDLE_ATTR, None)
+        if handle is not None and report.nodeid not in self.results:
+            limit_bytes = getattr(report, LIMIT_ATTR, None)
+            self._pending[report.nodeid] = (worker_of(report), int(handle), limit_bytes)
+        self.add(getattr(report, RESULTS_ATTR, None) or ())
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
+
+    def add(self, results: Iterable[Any]) -> None:
+        """Take in results, as dicts (from a report or a worker) or as objects."""
+        for data in results:
+            result = data if isinstance(data, MemoryResult) else MemoryResult.from_dict(data)
+            self.results[result.nodeid] = self._intern(result)
+            self._pending.pop(result.nodeid, None)
+
+    def add_recovered(self, worker: str, outcomes: Iterable[tuple[int, Any]]) -> None:
+        """Take in outcomes a backend recovered from a dead worker's files."""
+        waiting = {
+            handle: (nodeid, limit_bytes)
+            for nodeid, (where, handle, limit_bytes) in self._pending.items()
+            if where == worker
+        }
+        for handle, outcome in outcomes:
+            found = waiting.get(handle)
+            if found is not None:
+                nodeid, limit_bytes = found
+                self.add([MemoryResult.from_outcome(nodeid, outcome, limit_bytes)])
+
+    def worker_lost(self, worker: str, reason: str) -> None:
+        """Results still pending from ``worker`` will not come: this is why."""
+        self._lost.setdefault(worker, reason)
+
+    # -- at the end --------------------------------------------------------------------------
+
+    def before_final(self, finisher: Callable[[], None]) -> None:
+        """Run ``finisher`` (it may add results) before the final list is made."""
+        self._before_final.append(finisher)
+
+    def final(self) -> list[tuple[MemoryResult, str]]:
+        """Every tracked test's result with its outcome; missing figures marked, not dropped."""
+        for finisher in self._before_final:
+            finisher()
+        self._before_final.clear()
+        for nodeid, (worker, _, limit_bytes) in self._pending.items():
+            reason = self._lost.get(worker)
+            if reason is None:
+                reason = (
+                    "the session was interrupted before this test's figures were read"
+                    if self.interrupted
+                    else f"the {self._backend_name} backend handed no figures back"
+                )
+            self.results[nodeid] = MemoryResult.unmeasured(nodeid, reason, limit_bytes)
+        self._pending.clear()
+        return [
+            (result, self.outcomes.get(nodeid, INTERRUPTED))
+            for nodeid, result in self.results.items()
+        ]

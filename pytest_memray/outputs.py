@@ -1,0 +1,84 @@
+"""What the reporting process shows and writes: the header line, the report, the JSON files.
+
+Registered on the controller only (a single process, or the xdist controller), next to the
+:class:`~.collector.ResultCollector` it reads from.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from .backends.registry import BackendChoice
+from .collector import ResultCollector
+from .json_report import benchmark_document, report_document, write_atomically
+from .report import render_entry, render_not_measured, select
+from .settings import Settings
+
+
+class SessionOutputs:
+    """The header line, the terminal report and the JSON documents of a session."""
+
+    def __init__(
+        self, settings: Settings, choice: BackendChoice, collector: ResultCollector
+    ) -> None:
+        self.settings = settings
+        self.choice = choice
+        self.collector = collector
+        self._final: list[Any] = []
+
+    def pytest_report_header(self) -> list[str]:
+        if not self.settings.enabled:
+            return []
+        backend = self.choice.backend
+        native = (
+            "sees native allocations"
+            if backend.capabilities.native_allocations
+            else "Python allocations only"
+        )
+        line = f"memray backend: {backend.name} {backend.version} ({native})"
+        if self.choice.fallback_reason is not None:
+            line += f"; auto chose it because {self.choice.fallback_reason}"
+        return [line]
+
+    # A wrapper that works after the plain hooks: xdist has taken its workers down and the
+    # tracking has handed its last results over; before the terminal summary (an outer
+    # wrapper) prints the report.
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        yield
+        self._final = self.collector.final()
+        settings = self.settings
+        for path, document in (
+            (settings.json_path, lambda: report_document(self.choice, self._final)),
+            (settings.benchmark_json_path, lambda: benchmark_document(self.choice, self._final)),
+        ):
+            if path is None:
+                continue
+            try:
+                write_atomically(path, document())
+            except OSError as exc:
+                sys.stderr.write(f"ERROR: pytest-memray could not write {path}: {exc}\n")
+                if session.exitstatus == pytest.ExitCode.OK:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.settings.enabled or self.settings.hide_summary:
+            return
+        shown = [result for result, outcome in self._final if outcome not in ("failed", "error")]
+        terminalreporter.write_sep("=", "MEMRAY REPORT")
+        for result in select(shown, self.settings.most_allocations):
+            for line in render_entry(result):
+                terminalreporter.write_line(line)
+        for line in render_not_measured([result for result, _ in self._final]):
+            terminalreporter.write_line(line)
+        if self.settings.bin_path is not None:
+            written = sum(1 for result, _ in self._final if result.capture_file)
+            caps = self.choice.backend.capabilities
+            terminalreporter.write_line(
+                f"Wrote {written} capture file(s) to {self.settings.bin_path} with prefix "
+                f"{self.settings.bin_prefix!r} (open them with {caps.capture_reader})"
+            )

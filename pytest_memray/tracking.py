@@ -1,0 +1,232 @@
+"""Tracking each test: its limit, the request to the backend, the call, and the verdict.
+
+Runs in every process that runs tests (a single process, or each xdist worker). For each
+test it resolves the memory marker at setup, wraps the test's own code (see
+:mod:`.instrumented_call`), and judges the outcome when the call is reported. Results leave
+this module on the call reports (``memray_results``), as soon as the backend hands them
+over, and at the end of the session through ``deliver``: in a single process that is the
+collector, on an xdist worker the output sent back to the controller.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Generator
+from typing import Callable, Optional
+
+import pytest
+
+from .backends.interface import Backend, Outcome, TrackingRequest
+from .capture_files import capture_file_name
+from .collector import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
+from .instrumented_call import CallState, InstrumentedCall, instrumented
+from .markers import Failure, IncreaseHistory, Judging, Limit, MarkerError, MemoryLimit, limit_for
+from .results import MemoryResult
+from .settings import Settings
+
+#: junit-xml writes a report's user properties as <property> elements.
+PEAK_PROPERTY = "memray_peak_bytes"
+#: The peak on the call report, for pytest-html and other readers of reports.
+PEAK_ATTR = "memray_peak_bytes"
+#: Set on a call report that failed a memory limit (travels through xdist like the sections).
+MEMORY_PROBLEM_ATTR = "memray_problem"
+
+_limit_key = pytest.StashKey[Optional[Limit]]()
+_call_key = pytest.StashKey[CallState]()
+
+
+class PytestMemrayWarning(pytest.PytestWarning):
+    """A backend cannot do what was asked; the plugin did the nearest thing instead."""
+
+
+class TestTracking:
+    """The per-test hooks, for one session and its backend."""
+
+    __test__ = False  # a plugin class, not a test class
+
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        *,
+        results_at_once: bool,
+        history: Optional[IncreaseHistory],
+        deliver: Callable[[list[MemoryResult]], None],
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self._results_at_once = results_at_once
+        self._history = history
+        self._deliver = deliver
+        #: Trackings whose outcome has not come back yet: handle -> (nodeid, limit, state).
+        self._waiting: dict[int, tuple[str, Optional[int], CallState]] = {}
+        #: Results not yet sent on a report.
+        self._outbox: list[MemoryResult] = []
+        self._warned: set[str] = set()
+
+    # -- setup: which limit ------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[_limit_key] = None
+        try:
+            limit = limit_for(item)
+        except MarkerError as exc:
+            problem: Optional[str] = str(exc)
+        else:
+            problem = self._cannot_judge(item, limit)
+        if problem is not None:  # outside the except block: no "during handling" chain
+            pytest.fail(problem, pytrace=False)
+        if limit is None and self.settings.default_limit is not None:
+            limit = MemoryLimit(self.settings.default_limit)
+        item.stash[_limit_key] = limit
+
+    def _cannot_judge(self, item: pytest.Item, limit: Optional[Limit]) -> Optional[str]:
+        caps = self.backend.capabilities
+        if limit is None:
+            return None
+        if limit.needs_leaks and not caps.leaked_sites:
+            return (
+                f"{item.nodeid}: {limit.marker} needs a backend that reports leaked allocations "
+                f"by call stack; the {self.backend.name} backend does not, so the limit cannot "
+                "be checked"
+            )
+        if limit.current_thread_only and not caps.thread_ids:
+            self._warn_once(
+                f"current_thread_only=True: the {self.backend.name} backend does not know which "
+                "thread allocated what; allocations of all threads are counted"
+            )
+        return None
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            warnings.warn(PytestMemrayWarning(message), stacklevel=2)
+
+    # -- the call ------------------------------------------------------------------------------
+
+    def _request_for(self, item: pytest.Item, limit: Optional[Limit]) -> TrackingRequest:
+        settings = self.settings
+        caps = self.backend.capabilities
+        capture = None
+        if settings.bin_path is not None:
+            name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
+            capture = settings.bin_path / name
+        return TrackingRequest(
+            stack_depth=settings.stacks if limit is None else limit.stack_depth(settings.stacks),
+            show_native_frames=caps.native_frames and settings.native,
+            trace_python_allocators=caps.python_allocator_tracing
+            and settings.trace_python_allocators,
+            want_leaks=limit is not None and limit.needs_leaks,
+            capture_file=capture,
+            needed_at_once=self._results_at_once or (limit is not None and limit.needs_measurement),
+        )
+
+    # trylast: the innermost wrapper, so that other plugins' wrappers are outside the window.
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        limit = item.stash.get(_limit_key, None)
+        measure = self.settings.enabled or (limit is not None and limit.needs_measurement)
+        census = limit is not None and limit.needs_census
+        if not measure and not census:
+            return (yield)
+        state = CallState(limit)
+        item.stash[_call_key] = state
+        request = self._request_for(item, limit) if measure else None
+        limit_bytes = None if limit is None else limit.limit_bytes
+
+        def started(handle: int) -> None:
+            self._waiting[handle] = (item.nodeid, limit_bytes, state)
+
+        call = InstrumentedCall(self.backend, request, state, started, self._take)
+        with instrumented(item, call):
+            return (yield)
+
+    def _take(self, ready: list[tuple[int, Outcome]]) -> None:
+        """Turn outcomes the backend handed over into results, ready to be sent."""
+        for handle, outcome in ready:
+            waiting = self._waiting.pop(handle, None)
+            if waiting is None:
+                continue
+            nodeid, limit_bytes, state = waiting
+            state.outcome = outcome
+            self._outbox.append(MemoryResult.from_outcome(nodeid, outcome, limit_bytes))
+
+    # -- the verdict -----------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "call":
+            return report
+        state = item.stash.get(_call_key, None)
+        if state is None:
+            return report
+        del item.stash[_call_key]
+        try:
+            self._judge(item, report, state)
+        except Exception as exc:  # never let a bug here end the session
+            _fail(
+                report,
+                Failure(
+                    summary=f"pytest-memray could not check this test: {type(exc).__name__}: {exc}",
+                    section="memray-error",
+                    details="",
+                ),
+            )
+        self._send(report)
+        return report
+
+    def _judge(self, item: pytest.Item, report: pytest.TestReport, state: CallState) -> None:
+        limit, outcome = state.limit, state.outcome
+        if state.handle is not None:
+            setattr(report, HANDLE_ATTR, state.handle)
+            if limit is not None and limit.limit_bytes is not None:
+                setattr(report, LIMIT_ATTR, limit.limit_bytes)
+        failure = state.census_failure
+        if report.passed and failure is None and limit is not None and limit.needs_measurement:
+            judging = Judging(
+                nodeid=item.nodeid,
+                stacks=self.settings.stacks,
+                verbosity=self.settings.verbosity,
+                history=self._history,
+            )
+            failure = limit.check(outcome, judging)
+        if report.passed and failure is not None:
+            _fail(report, failure)
+        peak = getattr(outcome, "peak_bytes", None)
+        if peak is not None:
+            setattr(report, PEAK_ATTR, peak)
+            # junit-xml reads the properties off the teardown report, made from the item's.
+            properties = [prop for prop in item.user_properties if prop[0] != PEAK_PROPERTY]
+            properties.append((PEAK_PROPERTY, peak))
+            item.user_properties[:] = properties
+        for note in getattr(outcome, "notes", ()):
+            report.sections.append(("memray note", note))
+        reason = getattr(outcome, "reason", None)
+        if reason is not None:
+            report.sections.append(("memray note", f"not measured: {reason}"))
+
+    def _send(self, report: pytest.TestReport) -> None:
+        if self._outbox:
+            setattr(report, RESULTS_ATTR, [result.to_dict() for result in self._outbox])
+            self._outbox = []
+
+    # -- the end ---------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.backend.finish()
+        self._take(self.backend.take_results())
+        outbox, self._outbox = self._outbox, []
+        self._deliver(outbox)
+
+
+def _fail(report: pytest.TestReport, failure: Failure) -> None:
+    report.outcome = "failed"
+    report.longrepr = failure.summary
+    setattr(report, MEMORY_PROBLEM_ATTR, failure.section)
+    if failure.details:
+        report.sections.append((failure.section, failure.details))
