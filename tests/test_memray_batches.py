@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,7 @@ def trackers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     made: list[object] = []
     real = memray.Tracker
 
-    def counting(*args: object, **kwargs: object) -> object:
+    def counting(*args: Any, **kwargs: Any) -> object:
         tracker = real(*args, **kwargs)
         made.append(tracker)
         return tracker
