@@ -95,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
         results_at_once=_results_needed_at_once(config),
         history=_increase_history(config, settings),
         deliver=deliver,
+        collected_elsewhere=worker,
     )
     config.pluginmanager.register(tracking, PLUGIN_NAME)
 

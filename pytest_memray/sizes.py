@@ -6,7 +6,8 @@ import re
 
 _UNIT_EXPONENTS = {"B": 0, "KB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5}
 _SIZE_PATTERN = re.compile(
-    r"^\s*\+?(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[KMGTP]?B)\s*$", re.IGNORECASE
+    r"^\s*\+?(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[KMGTP]?B)\s*$",
+    re.IGNORECASE | re.ASCII,  # ASCII: "５ MB" (a full-width digit) is not a size
 )
 _PRINTED_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 

@@ -52,12 +52,15 @@ class TestTracking:
         results_at_once: bool,
         history: Optional[IncreaseHistory],
         deliver: Callable[[list[MemoryResult]], None],
+        collected_elsewhere: bool = False,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self._results_at_once = results_at_once
         self._history = history
         self._deliver = deliver
+        #: Another process (the xdist controller) collects the results.
+        self._collected_elsewhere = collected_elsewhere
         #: Trackings whose outcome has not come back yet: handle -> (nodeid, limit, state).
         self._waiting: dict[int, tuple[str, Optional[int], CallState]] = {}
         #: Results not yet sent on a report.
@@ -217,8 +220,12 @@ class TestTracking:
     # -- the end ---------------------------------------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.backend.finish()
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._collected_elsewhere and exitstatus == pytest.ExitCode.INTERRUPTED:
+            # The controller is going down too: it recovers what the backend leaves on disk.
+            self.backend.suspend()
+        else:
+            self.backend.finish()
         self._take(self.backend.take_results())
         outbox, self._outbox = self._outbox, []
         self._deliver(outbox)

@@ -243,6 +243,13 @@ class Backend(abc.ABC):
     def finish(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """The session ends: make every stopped tracking's outcome ready."""
 
+    def suspend(self) -> None:
+        """The session was interrupted in a process whose outcomes another process collects
+        (an xdist worker): stop recording but leave on disk what :meth:`recover` reads,
+        rather than working it out here while the session is being torn down. Backends
+        that keep nothing on disk finish as usual."""
+        self.finish()
+
     def recover(self, folder: Path) -> list[tuple[int, Outcome]]:
         """Outcomes left in ``folder`` by a process of this backend that died before handing
         them over (a crashed xdist worker). Backends that keep nothing on disk recover nothing.

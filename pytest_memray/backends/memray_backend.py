@@ -219,12 +219,21 @@ class _Batch:
         self.calls += 1
         return opening, opening + _MARK_STEP
 
-    def close(self) -> list[tuple[int, Outcome]]:
-        """Stop recording and replay the file into one outcome per finished call."""
+    def stop_recording(self) -> Optional[str]:
+        """Stop the Tracker; why its file is unusable, or None."""
         try:
             self._tracker.__exit__(None, None, None)
         except Exception as exc:
-            return self._unmeasured(f"memray could not finish its capture file ({exc})")
+            return f"memray could not finish its capture file ({exc})"
+        return None
+
+    def close(self) -> list[tuple[int, Outcome]]:
+        """Stop recording and replay the file into one outcome per finished call."""
+        problem = self.stop_recording()
+        if problem is not None:
+            self.path.unlink(missing_ok=True)
+            self.path.with_suffix(".json").unlink(missing_ok=True)
+            return self._unmeasured(problem)
         try:
             return replay_batch(self.path, self.first, self.calls, self.depth, self.show_native)
         finally:
@@ -465,6 +474,11 @@ class MemrayBackend(Backend):
 
     def finish(self) -> None:
         self._close_batch()
+
+    def suspend(self) -> None:
+        if self._batch is not None:
+            batch, self._batch = self._batch, None
+            batch.stop_recording()
 
     def recover(self, folder: Path) -> list[tuple[int, Outcome]]:
         recovered: list[tuple[int, Outcome]] = []
