@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+import resource
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -70,6 +72,8 @@ _FREES = frozenset(
     )
 )
 _MUNMAP = int(memray.AllocatorType.MUNMAP)
+#: Room a capture file must have had left to be trusted (see :func:`storage_problem`).
+_WRITE_MARGIN = 1024 * 1024
 
 
 def _mark_size(index: int) -> int:
@@ -167,6 +171,29 @@ def replay_call(records: Sequence[Any], test_thread: int, depth: int, native: bo
         peak_sites=sites,
         test_thread_id=test_thread,
     )
+
+
+def storage_problem(path: Path) -> Optional[str]:
+    """Why the capture file at ``path`` may be incomplete, or None.
+
+    When memray cannot grow its file it stops recording and says so only on stderr; the file
+    then reads as a call that allocated nothing. So a file that ended near the file size
+    limit (``ulimit -f``), or on a disk with no room left, is not trusted.
+    """
+    try:
+        size = path.stat().st_size
+        limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if limit != resource.RLIM_INFINITY and size + _WRITE_MARGIN > limit:
+            return (
+                f"its capture file reached the file size limit of {limit} bytes (ulimit -f), "
+                "so memray may have stopped recording"
+            )
+        folder = os.statvfs(path.parent)
+        if folder.f_bavail * folder.f_frsize < _WRITE_MARGIN:
+            return "the disk holding its capture file is full, so memray may have stopped recording"
+    except OSError as exc:
+        return f"its capture file could not be checked ({exc})"
+    return None
 
 
 class _Batch:
@@ -388,6 +415,8 @@ class _TrackerPerCall(ActiveTracking):
     def stop(self) -> None:
         self.close()
         outcome: Outcome
+        if self._failed is None:
+            self._failed = storage_problem(self._path)
         if self._failed is not None:
             outcome = NotMeasured(self._failed)
         else:
