@@ -13,9 +13,10 @@ from typing import Any, Optional
 
 import pytest
 
-from .backends.interface import Backend, Measurement, TrackingRequest
+from .backends.interface import Backend, TrackingRequest
 from .backends.selection import BackendUnavailable, Choice, choose_backend
 from .capture_files import capture_file_name
+from .increase_history import IncreaseHistory
 from .instrumented_call import CallState, InstrumentedCall, wrap_call
 from .json_report import benchmark_document, report_document, write_atomically
 from .junit import PEAK_PROPERTY, add_junit_properties
@@ -31,13 +32,15 @@ from .markers import (
     check_leaks,
     check_memory,
     limit_for,
+    limited_peak,
 )
 from .report import render_entry, select
 from .results import TestRecord
 from .settings import Settings, add_options, read_settings
-from .sizes import format_size
 
-PLUGIN_NAME = "memray-manager"
+#: The published plugin's registration name: ``-p no:memray_manager`` and
+#: ``config.pluginmanager.get_plugin("memray_manager")`` work as they did.
+PLUGIN_NAME = "memray_manager"
 WORKER_OUTPUT_KEY = "pytest_memray_records"
 MEMORY_PROBLEM_ATTR = "memray_problem"
 
@@ -65,9 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     plugin = MemrayPlugin(config, settings, choice)
     config.stash[plugin_key] = plugin
-    config.pluginmanager.register(plugin, PLUGIN_NAME)
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(plugin), f"{PLUGIN_NAME}-xdist")
+    registered = config.pluginmanager.register(plugin, PLUGIN_NAME)
+    # -p no:memray_manager blocks the name: then nothing is tracked, as with the published plugin.
+    if registered is not None and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(plugin), f"{PLUGIN_NAME}_xdist")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -90,12 +94,19 @@ class MemrayPlugin:
         self._deferred: dict[int, str] = {}
         self.outcomes: dict[str, str] = {}
         self._warned: set[str] = set()
+        # config.cache is missing under -p no:cacheprovider.
+        self.history = IncreaseHistory(getattr(config, "cache", None), settings.fail_on_increase)
         self._warn_about_options()
 
     # -- capability gaps -------------------------------------------------------------------
 
     def _warn_about_options(self) -> None:
         caps = self.backend.capabilities
+        if self.settings.fail_on_increase and not self.history.available:
+            self._config_warning(
+                "--fail-on-increase: the cache plugin is disabled (-p no:cacheprovider), so no "
+                "peak is recorded or compared; limit_memory tests meet their limits only"
+            )
         if self.settings.native and not caps.native_frames:
             self._config_warning(
                 f"--native: the {self.backend.name} backend cannot record native frames; "
@@ -156,7 +167,8 @@ class MemrayPlugin:
             name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
             capture = settings.bin_path / name
         return TrackingRequest(
-            stack_depth=max(settings.stacks, LEAK_FRAMES) if leaks else settings.stacks,
+            # One frame more than a failure shows, so that it can tell a stack was cut ("...").
+            stack_depth=(max(settings.stacks, LEAK_FRAMES) if leaks else settings.stacks) + 1,
             native_traces=caps.native_frames and (settings.native or leaks),
             show_native_frames=caps.native_frames and settings.native,
             trace_python_allocators=caps.python_allocator_tracing
@@ -232,9 +244,11 @@ class MemrayPlugin:
         settings = self.settings
         if report.passed and failure is None and measurement is not None:
             if isinstance(limit, MemoryLimit):
-                failure = check_memory(limit, measurement, settings.stacks, settings.verbosity)
-                if failure is None and settings.fail_on_increase:
-                    failure = self._check_increase(item, measurement)
+                # Growth is judged (and the peak recorded) before the limit, as published.
+                peak, _ = limited_peak(limit, measurement)
+                failure = self.history.failure(item.nodeid, peak)
+                if failure is None:
+                    failure = check_memory(limit, measurement, settings.stacks, settings.verbosity)
             elif isinstance(limit, LeaksLimit):
                 failure = check_leaks(limit, measurement, settings.stacks, settings.verbosity)
         if report.passed and failure is not None:
@@ -254,29 +268,11 @@ class MemrayPlugin:
     def _fail(self, report: pytest.TestReport, failure: Failure) -> None:
         report.outcome = "failed"
         report.longrepr = failure.summary
-        # A plain attribute travels with the report through xdist, like the sections do.
-        setattr(report, MEMORY_PROBLEM_ATTR, failure.section)
         if failure.details:
             report.sections.append((failure.section, failure.details))
-
-    def _check_increase(self, item: pytest.Item, measurement: Measurement) -> Optional[Failure]:
-        cache = self.config.cache
-        if cache is None:
-            return None
-        key = "pytest-memray/peak/" + capture_file_name("", item.nodeid, "")
-        previous = cache.get(key, None)
-        peak = measurement.peak_bytes
-        if isinstance(previous, int) and peak > previous:
-            return Failure(
-                summary=(
-                    f"Test peak memory grew from {format_size(previous)} to {format_size(peak)} "
-                    "since its last passing run (--fail-on-increase)"
-                ),
-                section="memray-max-memory",
-                details="",
-            )
-        cache.set(key, peak)
-        return None
+            # The letter M goes with a section, as published: a limit_memory failure below
+            # verbosity 0 has none and shows F. A plain attribute travels through xdist.
+            setattr(report, MEMORY_PROBLEM_ATTR, failure.section)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport) -> Optional[tuple[str, str, str]]:

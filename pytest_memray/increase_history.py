@@ -1,0 +1,82 @@
+"""The peak of each limit_memory test across runs, kept in pytest's cache (``--fail-on-increase``).
+
+The history is stored where and how the published pytest-memray 1.11 stores it, so that a
+project switching packages keeps its history: one cache entry per test, key
+``memray/<nodeid>``, value ``{"total_allocated_memory": <bytes>}``. The same rules apply:
+
+* the peak of every limit_memory test whose own code passed is recorded on every run where the
+  cache plugin is active, whether ``--fail-on-increase`` is given or not;
+* with ``--fail-on-increase``, a peak higher than the recorded one fails the test and is not
+  recorded, so the next run compares with the same figure again;
+* a peak that did not grow replaces the recorded one (a smaller peak lowers the bar).
+
+Other keys found in an entry are kept when it is rewritten. Without the cache plugin
+(``-p no:cacheprovider``) there is no history: nothing is recorded or checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .markers import MEMORY_SECTION, Failure
+from .sizes import format_size
+
+KEY_PREFIX = "memray/"
+PEAK_FIELD = "total_allocated_memory"
+#: The failure section's text, as the published plugin words it.
+SECTION_TEXT = "Test uses more memory than previous run"
+
+
+def increase_failure(previous: int, peak: int) -> Failure:
+    """The failure of a test whose peak grew from ``previous`` to ``peak`` bytes."""
+    return Failure(
+        summary=f"Test previously used {format_size(previous)} but now uses {format_size(peak)}",
+        section=MEMORY_SECTION,
+        details=SECTION_TEXT,
+    )
+
+
+class IncreaseHistory:
+    """Reads and writes the recorded peaks; ``cache`` is pytest's ``config.cache`` or None."""
+
+    def __init__(self, cache: Optional[Any], fail_on_increase: bool) -> None:
+        self._cache = cache
+        self.fail_on_increase = fail_on_increase
+
+    @property
+    def available(self) -> bool:
+        """Whether the cache plugin is active, so there is a history at all."""
+        return self._cache is not None
+
+    def _entry(self, nodeid: str) -> dict[str, Any]:
+        if self._cache is None:
+            return {}
+        entry = self._cache.get(KEY_PREFIX + nodeid, None)
+        return entry if isinstance(entry, dict) else {}
+
+    def previous(self, nodeid: str) -> Optional[int]:
+        """The recorded peak of ``nodeid`` in bytes; None if there is none or it is unreadable."""
+        value = self._entry(nodeid).get(PEAK_FIELD)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return int(value)
+
+    def record(self, nodeid: str, peak: int) -> None:
+        """Store ``peak`` as the latest peak of ``nodeid`` (nothing without the cache plugin)."""
+        if self._cache is None:
+            return
+        entry = self._entry(nodeid)
+        entry[PEAK_FIELD] = int(peak)
+        self._cache.set(KEY_PREFIX + nodeid, entry)
+
+    def failure(self, nodeid: str, peak: int) -> Optional[Failure]:
+        """Judge and record one run of a limit_memory test that passed its own code.
+
+        Returns the failure when ``--fail-on-increase`` is on and ``peak`` is higher than the
+        recorded peak (which is then left as it was); otherwise records ``peak`` and returns None.
+        """
+        previous = self.previous(nodeid)
+        if self.fail_on_increase and previous is not None and peak > previous:
+            return increase_failure(previous, peak)
+        self.record(nodeid, peak)
+        return None
