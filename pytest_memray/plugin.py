@@ -68,9 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     plugin = MemrayPlugin(config, settings, choice)
     config.stash[plugin_key] = plugin
-    registered = config.pluginmanager.register(plugin, PLUGIN_NAME)
     # -p no:memray_manager blocks the name: then nothing is tracked, as with the published plugin.
-    if registered is not None and config.pluginmanager.hasplugin("xdist"):
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+    if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistHooks(plugin), f"{PLUGIN_NAME}_xdist")
 
 
