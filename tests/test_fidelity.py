@@ -368,3 +368,21 @@ def test_cache_key_file_is_where_pytest_puts_it(pytester: pytest.Pytester) -> No
     config.cache.set(KEY, {"x": 1})
     assert _cache_entry(pytester) == {"x": 1}
     assert (Path(pytester.path) / ".pytest_cache" / "v" / KEY).is_file()
+
+
+def test_capture_file_line_starts_with_the_published_words(
+    runner: Runner, pytester: pytest.Pytester
+) -> None:
+    folder = pytester.path / "dumps"
+    result = runner.run_source(
+        "def test_one():\n    data = bytearray(1024)\n",
+        "--memray",
+        f"--memray-bin-path={folder}",
+        "--memray-bin-prefix=pfx",
+    )
+    result.stdout.re_match_lines(
+        [
+            rf"^Created 1 binary dumps at {re.escape(str(folder))} with prefix pfx "
+            r"\(open them with .+\)$"
+        ]
+    )
