@@ -12,12 +12,20 @@ project switching packages keeps its history: one cache entry per test, key
 
 Other keys found in an entry are kept when it is rewritten. Without the cache plugin
 (``-p no:cacheprovider``) there is no history: nothing is recorded or checked.
+
+pytest keeps each cache value in a file named by its key, and a test id can hold characters
+that Windows forbids in file names (every id holds ``::``), or a part longer than a file name
+may be. For those the key is ``memray/`` and the test's capture file name instead: valid
+everywhere and distinct per test. The published plugin does not run on Windows, so no history
+of its own is lost there.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
+from .capture_files import MAX_NAME_BYTES, capture_file_name
 from .markers import MEMORY_SECTION, Failure
 from .sizes import format_size
 
@@ -25,6 +33,18 @@ KEY_PREFIX = "memray/"
 PEAK_FIELD = "total_allocated_memory"
 #: The failure section's text, as the published plugin words it.
 SECTION_TEXT = "Test uses more memory than previous run"
+
+
+def cache_key(nodeid: str, windows: bool = os.name == "nt") -> str:
+    """The cache key of ``nodeid``'s peak: the published ``memray/<nodeid>`` where it makes a
+    valid file path, else ``memray/`` and a name valid on every system."""
+    parts = nodeid.split("/")
+    unsafe = any(
+        part in ("", ".", "..") or len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts
+    )
+    if windows or unsafe:
+        return KEY_PREFIX + capture_file_name("", nodeid, "")
+    return KEY_PREFIX + nodeid
 
 
 def increase_failure(previous: int, peak: int) -> Failure:
@@ -51,7 +71,7 @@ class IncreaseHistory:
     def _entry(self, nodeid: str) -> dict[str, Any]:
         if self._cache is None:
             return {}
-        entry = self._cache.get(KEY_PREFIX + nodeid, None)
+        entry = self._cache.get(cache_key(nodeid), None)
         return entry if isinstance(entry, dict) else {}
 
     def previous(self, nodeid: str) -> Optional[int]:
@@ -67,7 +87,7 @@ class IncreaseHistory:
             return
         entry = self._entry(nodeid)
         entry[PEAK_FIELD] = int(peak)
-        self._cache.set(KEY_PREFIX + nodeid, entry)
+        self._cache.set(cache_key(nodeid), entry)
 
     def failure(self, nodeid: str, peak: int) -> Optional[Failure]:
         """Judge and record one run of a limit_memory test that passed its own code.

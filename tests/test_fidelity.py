@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_memray.increase_history import cache_key
+
 from .helpers import Runner, requires_threads
 
 SIZE = r"\d+\.\dKiB|\d+\.\dMiB|\d+\.\dB"
@@ -215,7 +217,8 @@ import pytest
 def test_grows():
     data = bytearray({size} * 1024 * 1024)
 """
-KEY = "memray/test_subject.py::test_grows"
+# "memray/test_subject.py::test_grows", the published key, except on Windows (see cache_key).
+KEY = cache_key("test_subject.py::test_grows")
 
 
 def _write(runner: Runner, size: int) -> None:
@@ -325,12 +328,28 @@ def test_blocking_the_entry_point_named_memray(pytester: pytest.Pytester) -> Non
 
 
 def test_entry_point_name_is_memray() -> None:
-    points = [
-        point
-        for point in metadata.entry_points(group="pytest11")
-        if point.value == "pytest_memray.plugin"
+    points = metadata.distribution("pytest-memray").entry_points
+    assert [(p.group, p.name, p.value) for p in points if p.group == "pytest11"] == [
+        ("pytest11", "memray", "pytest_memray.plugin")
     ]
-    assert [point.name for point in points] == ["memray"]
+
+
+def test_cache_key_is_the_published_one_where_it_is_a_valid_path() -> None:
+    assert cache_key("tests/test_a.py::test_b[x]", windows=False) == (
+        "memray/tests/test_a.py::test_b[x]"
+    )
+    # Windows forbids ':' in file names; '..' would climb out of the cache; parts have a limit.
+    for nodeid, windows in [
+        ("tests/test_a.py::test_b", True),
+        ("tests/../test_a.py::test_b", False),
+        ("test_a.py::test_" + "x" * 300, False),
+    ]:
+        key = cache_key(nodeid, windows=windows)
+        assert key.startswith("memray/")
+        name = key[len("memray/") :]
+        assert "/" not in name
+        assert ":" not in name
+        assert len(name.encode()) <= 255
 
 
 # The published help's first words, which `pytest --help | grep` habits look for.
