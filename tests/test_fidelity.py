@@ -301,6 +301,24 @@ def test_history_written_by_the_published_plugin_is_honoured(
     assert 2 * 1024 * 1024 <= entry["total_allocated_memory"] < 3 * 1024 * 1024
 
 
+def test_growth_is_judged_before_the_limit_and_over_limit_peaks_are_recorded(
+    runner: Runner, pytester: pytest.Pytester
+) -> None:
+    config = pytester.parseconfigure()
+    config.cache.set(KEY, {"total_allocated_memory": 1048577})
+    runner.write(GROWS.format(size=4).replace("100 MB", "2 MB"))
+    grown = runner.run("--fail-on-increase")
+    grown.assert_outcomes(failed=1)
+    grown.stdout.re_match_lines([r"^Test previously used 1\.0MiB but now uses 4\.0MiB$"])
+    # Without the flag the limit fails the test, and its peak is recorded all the same.
+    over = runner.run()
+    over.assert_outcomes(failed=1)
+    over.stdout.re_match_lines([r"^Test was limited to 2\.0MiB but allocated 4\.0MiB$"])
+    entry = _cache_entry(pytester)
+    assert isinstance(entry, dict)
+    assert entry["total_allocated_memory"] >= 4 * 1024 * 1024
+
+
 def test_fail_on_increase_without_the_cache_plugin_warns_once(runner: Runner) -> None:
     source = GROWS.format(size=2) + GROWS.format(size=3).replace("test_grows", "test_other")
     result = runner.run_source(source, "-p", "no:cacheprovider", "--fail-on-increase")
