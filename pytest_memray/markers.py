@@ -23,7 +23,7 @@ from .stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
 
 MEMORY_SECTION = "memray-max-memory"
 LEAKS_SECTION = "memray-leaked-memory"
-OBJECTS_SECTION = "memray-leaked-objects"
+OBJECTS_SECTION = "memray-tracked-objects"
 #: Frames shown per leaked allocation at least, whatever --stacks says: enough to find it.
 LEAK_FRAMES = 5
 
@@ -81,13 +81,10 @@ class Failure:
 
 
 class IncreaseHistory(Protocol):
-    """Peaks of earlier runs, for ``--fail-on-increase``."""
+    """Peaks of earlier runs, for ``--fail-on-increase`` (see :mod:`.increase_history`)."""
 
-    def check(self, nodeid: str, peak: int) -> Optional[Failure]:
-        """The failure when ``peak`` is higher than the one recorded for ``nodeid``."""
-
-    def record(self, nodeid: str, peak: int) -> None:
-        """Keep ``peak`` as the one to compare the next run with."""
+    def failure(self, nodeid: str, peak: int) -> Optional[Failure]:
+        """Judge ``peak`` against the recorded one and record it; the failure, or None."""
 
 
 @dataclass(frozen=True)
@@ -158,28 +155,36 @@ class MemoryLimit(Limit):
     def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
         if not isinstance(outcome, Measurement):
             return self._not_measured(outcome, f"Test was limited to {format_size(self.limit)}")
-        sites = outcome.peak_sites
-        peak = outcome.peak_bytes
-        if self.current_thread_only and outcome.test_thread_id is not None:
-            sites = _own_thread(outcome, sites)
-            peak = sum(site.size for site in sites)
-        if peak >= self.limit and peak > 0:
-            return Failure(
-                summary=(
-                    f"Test was limited to {format_size(self.limit)} "
-                    f"but allocated {format_size(peak)}"
-                ),
-                section=MEMORY_SECTION,
-                details=_render_sites(
-                    "List of allocations:", sites, "allocated", judging.stacks, judging.verbosity
-                ),
-            )
+        peak, sites = self.judged_peak(outcome)
         if judging.history is not None:
-            failure = judging.history.check(judging.nodeid, outcome.peak_bytes)
+            # Growth is judged (and the peak recorded) before the limit, as published.
+            failure = judging.history.failure(judging.nodeid, peak)
             if failure is not None:
                 return failure
-            judging.history.record(judging.nodeid, outcome.peak_bytes)
-        return None
+        if peak < self.limit or peak == 0:
+            return None
+        details = ""
+        if judging.verbosity >= 0:
+            most = None if judging.verbosity >= 2 else LISTED_SITES
+            details = render_sites("List of allocations:", sites, judging.stacks, most)
+        return Failure(
+            summary=(
+                f"Test was limited to {format_size(self.limit)} but allocated {format_size(peak)}"
+            ),
+            section=MEMORY_SECTION,
+            details=details,
+        )
+
+    def judged_peak(self, measurement: Measurement) -> tuple[int, list[AllocationSite]]:
+        """The peak this limit judges, and the sites it is made of.
+
+        With ``current_thread_only`` (where the backend knows threads) only the test thread's
+        sites at the peak count.
+        """
+        if self.current_thread_only and measurement.test_thread_id is not None:
+            sites = _own_thread(measurement, measurement.peak_sites)
+            return sum(site.size for site in sites), sites
+        return measurement.peak_bytes, measurement.peak_sites
 
 
 @dataclass(frozen=True)
@@ -227,12 +232,9 @@ class LeaksLimit(Limit):
                 "but at least one location leaked more"
             ),
             section=LEAKS_SECTION,
-            details=_render_sites(
-                "List of leaked allocations:",
-                offending,
-                "leaked",
-                self.stack_depth(judging.stacks),
-                judging.verbosity,
+            # Every offending stack is listed, whatever the verbosity (as published).
+            details=render_sites(
+                "List of leaked allocations:", offending, self.stack_depth(judging.stacks)
             ),
         )
 
@@ -287,40 +289,66 @@ def _parse(mark: pytest.Mark, nodeid: str) -> Limit:
     return LeaksLimit(size, filter_fn=filter_fn, current_thread_only=values["current_thread_only"])
 
 
+#: The published plugin's words when more than one memory marker applies to a test; kept
+#: verbatim at the start of our message so that tools matching them keep working.
+ONE_MARKER_TEXT = "Only one Memray marker can be applied to each test"
+
+
 def limit_for(item: pytest.Item) -> Optional[Limit]:
-    """The memory marker that applies to ``item``: the closest one, from test to module.
+    """The memory marker that applies to ``item``.
+
+    Marks of one kind on several levels (module, class, test) are allowed: the closest wins.
+    Two marks on one level, or marks of two kinds anywhere on the chain, are an error.
 
     Raises:
-        MarkerError: the marker is malformed, or one test, class or module carries two.
+        MarkerError: the marker is malformed, or two memory markers apply.
     """
+    closest: Optional[pytest.Mark] = None
+    kinds: dict[str, pytest.Mark] = {}
     for node in reversed(item.listchain()):
         marks = [mark for mark in node.own_markers if mark.name in MARKER_SIGNATURES]
         if len(marks) > 1:
-            names = ", ".join(_describe(mark) for mark in marks)
-            raise MarkerError(
-                f"{item.nodeid}: only one memory marker may apply to a test, found {names}"
-            )
-        if marks:
-            return _parse(marks[0], item.nodeid)
-    return None
+            names = " and ".join(_describe(mark) for mark in marks)
+            raise MarkerError(f"{ONE_MARKER_TEXT}: {item.nodeid} has {names} on {node.name}")
+        for mark in marks:
+            kinds.setdefault(mark.name, mark)
+            closest = closest or mark
+    if len(kinds) > 1:
+        names = " and ".join(_describe(mark) for mark in kinds.values())
+        raise MarkerError(f"{ONE_MARKER_TEXT}: {item.nodeid} has {names}")
+    return None if closest is None else _parse(closest, item.nodeid)
 
 
 # -- failure texts -------------------------------------------------------------------------
 
 
-def _render_sites(
-    title: str, sites: Sequence[AllocationSite], verb: str, stacks: int, verbosity: int
+#: Allocations a limit_memory failure lists below verbosity 2; the rest are counted.
+LISTED_SITES = 10
+_INDENT = " " * 4
+
+
+def render_sites(
+    title: str, sites: Sequence[AllocationSite], stacks: int, most: Optional[int] = None
 ) -> str:
-    """The failure section's list: none below verbosity 0, ten sites up to 1, all from 2."""
-    if verbosity < 0:
-        return ""
+    """A failure section's list of allocation sites, laid out as the published plugin does.
+
+    One line per site, ``    - <size> allocated here:``, then its first ``stacks`` frames
+    indented by eight spaces, then a line ``        ...`` if the stack had more frames. With
+    ``most``, only the ``most`` largest sites are listed and a last line counts the others.
+    """
+    shown = list(sites)
+    if most is not None:
+        shown = sorted(shown, key=lambda site: site.size, reverse=True)[:most]
     lines = [title]
-    for site in sites if verbosity >= 2 else sites[:10]:
-        lines.append(f"\t- {format_size(site.size)} {verb} here:")
-        for frame in site.stack[:stacks]:
-            lines.append(f"\t\t{frame}")
+    for site in shown:
+        lines.append(f"{_INDENT}- {format_size(site.size)} allocated here:")
+        lines += [f"{_INDENT * 2}{frame}" for frame in site.stack[:stacks]]
+        if len(site.stack) > stacks:
+            lines.append(f"{_INDENT * 2}...")
         if not site.stack:
-            lines.append("\t\t<no Python frames>")
+            lines.append(f"{_INDENT * 2}<no Python frames>")
+    if len(sites) > len(shown):
+        lines.append(f"{_INDENT}...and {len(sites) - len(shown)} more")
     return "\n".join(lines)
 
 
@@ -341,12 +369,25 @@ def filter_failure(marker: str, exc: BaseException) -> Failure:
     )
 
 
+#: Object types a limit_leaked_objects failure lists; the rest are counted.
+LISTED_TYPES = 10
+
+
 def describe_leaked_objects(leaked: LeakedObjects) -> Failure:
-    """The failure for objects that outlived the call."""
-    lines = ["Leaked objects by type:"]
-    lines += [f"\t- {name}: {count}" for name, count in leaked.by_type]
-    lines.append(f"Sample of leaked objects ({len(leaked.sample)} of {leaked.total}):")
-    lines += [f"\t- {text}" for text in leaked.sample]
+    """The failure for objects that outlived the call, laid out as the published plugin does."""
+    lines = [
+        "List of leaked objects:",
+        f"{_INDENT}Object types that leaked (total: {leaked.total} objects):",
+    ]
+    listed = leaked.by_type[:LISTED_TYPES]
+    width = max((len(str(count)) for _, count in listed), default=1)
+    lines += [f"{_INDENT * 2}- {count:>{width}} {name} instance(s)" for name, count in listed]
+    if len(leaked.by_type) > len(listed):
+        lines.append(f"{_INDENT * 2}... and {len(leaked.by_type) - len(listed)} more types")
+    lines += ["", f"{_INDENT}Sample of leaked objects:"]
+    lines += [f"{_INDENT * 2}- {text}" for text in leaked.sample]
+    if leaked.total > len(leaked.sample):
+        lines.append(f"{_INDENT * 2}... and {leaked.total - len(leaked.sample)} more")
     return Failure(
         summary=f"Test leaked {leaked.total} objects",
         section=OBJECTS_SECTION,

@@ -78,7 +78,8 @@ class SessionOutputs:
         if self.settings.bin_path is not None:
             written = sum(1 for result, _ in self._final if result.capture_file)
             caps = self.choice.backend.capabilities
+            # The published plugin's words first; it counts reported tests, this counts files.
             terminalreporter.write_line(
-                f"Wrote {written} capture file(s) to {self.settings.bin_path} with prefix "
-                f"{self.settings.bin_prefix!r} (open them with {caps.capture_reader})"
+                f"Created {written} binary dumps at {self.settings.bin_path} with prefix "
+                f"{self.settings.bin_prefix} (open them with {caps.capture_reader})"
             )

@@ -37,6 +37,8 @@ from .settings import Settings, add_options, read_settings
 from .tracking import MEMORY_PROBLEM_ATTR, PytestMemrayWarning, TestTracking
 from .xdist_support import ControllerReceiver, is_worker, send_from_worker, worker_scratch
 
+#: The published plugin's registration name: ``-p no:memray_manager`` and
+#: ``config.pluginmanager.get_plugin("memray_manager")`` work as they did.
 PLUGIN_NAME = "memray_manager"
 
 _scratch_key = pytest.StashKey["_Session"]()
@@ -75,13 +77,13 @@ def pytest_configure(config: pytest.Config) -> None:
     collector: Optional[ResultCollector] = None
     if not worker:
         collector = ResultCollector(choice.backend.name)
-        config.pluginmanager.register(collector, f"{PLUGIN_NAME}-results")
+        config.pluginmanager.register(collector, f"{PLUGIN_NAME}_results")
         config.pluginmanager.register(
-            SessionOutputs(settings, choice, collector), f"{PLUGIN_NAME}-outputs"
+            SessionOutputs(settings, choice, collector), f"{PLUGIN_NAME}_outputs"
         )
         if config.pluginmanager.hasplugin("xdist"):
             receiver = ControllerReceiver(choice.backend, collector, settings.bin_prefix, scratch)
-            config.pluginmanager.register(receiver, f"{PLUGIN_NAME}-xdist")
+            config.pluginmanager.register(receiver, f"{PLUGIN_NAME}_xdist")
 
     def deliver(results: list[MemoryResult]) -> None:
         if collector is not None:
@@ -130,8 +132,8 @@ def _increase_history(config: pytest.Config, settings: Settings) -> Optional[Inc
         if settings.fail_on_increase:
             _config_warning(
                 config,
-                "--fail-on-increase needs pytest's cache plugin, which is disabled "
-                "(-p no:cacheprovider): no test is checked against an earlier run",
+                "--fail-on-increase: the cache plugin is disabled (-p no:cacheprovider), so no "
+                "peak is recorded or compared; limit_memory tests meet their limits only",
             )
         return None
     return IncreaseHistory(cache, settings.fail_on_increase)

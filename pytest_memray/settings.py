@@ -52,7 +52,7 @@ def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> 
         "--memray",
         action="store_true",
         default=None,
-        help="Track the memory of every test and print a report at the end.",
+        help="Activate memray tracking of every test, and print a report at the end.",
     )
     group.addoption(
         "--memray-backend",
@@ -65,52 +65,57 @@ def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> 
         "--memray-bin-path",
         metavar="DIR",
         default=None,
-        help="Keep one capture file per test in DIR (created if missing).",
+        help="Path where to write the memray binary dumps: one capture file per test in DIR, "
+        "created if missing (default: a temporary folder, removed at exit).",
     )
     group.addoption(
         "--memray-bin-prefix",
         metavar="PREFIX",
         default=None,
-        help="Start capture file names with PREFIX (default: a random id).",
+        help="Prefix to use for the binary dump file names (default: a random id).",
     )
     group.addoption(
         "--hide-memray-summary",
         action="store_true",
         default=None,
-        help="Do not print the report at the end.",
+        help="Hide the memray summary: no report at the end of the run.",
     )
     group.addoption(
         "--most-allocations",
         metavar="N",
         type=whole_number_at_least(0),
         default=None,
-        help=f"Report the N tests with the highest peak; 0 reports all "
-        f"(default {DEFAULT_MOST_ALLOCATIONS}).",
+        help=f"Show the N tests that allocate most memory: the report lists the N highest "
+        f"peaks; 0 lists all (default {DEFAULT_MOST_ALLOCATIONS}).",
     )
     group.addoption(
         "--stacks",
         metavar="N",
         type=whole_number_at_least(1),
         default=None,
-        help=f"Frames shown per allocation in failures (default {DEFAULT_STACKS}).",
+        help=f"Show the N stack entries of each allocation listed in a failure "
+        f"(default {DEFAULT_STACKS}; leaks show at least 5).",
     )
     group.addoption(
         "--native",
         action="store_true",
         default=None,
-        help="Show native (C) frames in stacks (memray backend; slower).",
+        help="Show native frames (C, C++, Rust) in the stacks of allocations "
+        "(memray backend; slower).",
     )
     group.addoption(
         "--trace-python-allocators",
         action="store_true",
         default=None,
-        help="Record every allocation of Python's object allocator (memray backend; slower).",
+        help="Record allocations made by the Pymalloc allocator one by one, not only the arenas "
+        "it takes (memray backend; slower).",
     )
     group.addoption(
         "--fail-on-increase",
         action="store_true",
         default=None,
-        help="Fail a limit_memory test whose peak is higher than at its last passing run.",
+        help="Fail a test with the limit_memory marker if its peak is higher than the one "
+        "recorded in pytest's cache (memray/<test id>) at its previous run.",
     )
     group.addoption(
         "--memray-limit",
@@ -132,23 +137,39 @@ def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> 
         help="Write each passing test's peak to PATH in github-action-benchmark's "
         "customSmallerIsBetter format.",
     )
-    parser.addini("memray", "Track the memory of every test (like --memray).", type="bool")
+    parser.addini("memray", "Activate memray tracking of every test, like --memray.", type="bool")
     parser.addini("memray_limit", "limit_memory for every unmarked test (like --memray-limit).")
     parser.addini("memray_json", "Write the JSON results here (like --memray-json).")
     parser.addini("memray_benchmark_json", "Write peaks for github-action-benchmark here.")
     parser.addini("memray_backend", f"{', '.join(names)} (like --memray-backend).", default="auto")
-    parser.addini("hide_memray_summary", "Do not print the report.", type="bool")
-    parser.addini("most_allocations", "Tests shown in the report; 0 = all.", default="")
-    parser.addini("stacks", "Frames shown per allocation in failures.", default="")
-    parser.addini("native", "Show native frames (memray backend).", type="bool")
     parser.addini(
-        "trace_python_allocators", "Record every object allocation (memray).", type="bool"
+        "hide_memray_summary", "Hide the memray summary, like --hide-memray-summary.", type="bool"
     )
-    parser.addini("fail-on-increase", "Fail limit_memory tests whose peak grew.", type="bool")
+    parser.addini(
+        "most_allocations",
+        "Show the N tests that allocate most memory, like --most-allocations; 0 = all.",
+        default="",
+    )
+    parser.addini(
+        "stacks",
+        "Show the N stack entries of each allocation in failures, like --stacks.",
+        default="",
+    )
+    parser.addini("native", "Show native frames in stacks, like --native.", type="bool")
+    parser.addini(
+        "trace_python_allocators",
+        "Record allocations made by the Pymalloc allocator, like --trace-python-allocators.",
+        type="bool",
+    )
+    parser.addini(
+        "fail-on-increase",
+        "Fail a test with the limit_memory marker if its peak grew, like --fail-on-increase.",
+        type="bool",
+    )
     parser.addini(
         "verbosity_memray",
-        "Detail of memory failures: <0 summary only, 0-1 ten allocations, 2+ all. "
-        "Default follows -v/-q.",
+        "Verbosity level for limit_memory failure reports: below 0 the summary line only, "
+        "0 or 1 the ten largest allocations, 2 and up all of them. Default follows -v/-q.",
         default="",
     )
 

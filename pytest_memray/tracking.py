@@ -116,7 +116,9 @@ class TestTracking:
             name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
             capture = settings.bin_path / name
         return TrackingRequest(
-            stack_depth=settings.stacks if limit is None else limit.stack_depth(settings.stacks),
+            # One frame more than a failure shows, so that it can tell a stack was cut ("...").
+            stack_depth=(settings.stacks if limit is None else limit.stack_depth(settings.stacks))
+            + 1,
             show_native_frames=caps.native_frames and settings.native,
             trace_python_allocators=caps.python_allocator_tracing
             and settings.trace_python_allocators,
@@ -234,6 +236,8 @@ class TestTracking:
 def _fail(report: pytest.TestReport, failure: Failure) -> None:
     report.outcome = "failed"
     report.longrepr = failure.summary
-    setattr(report, MEMORY_PROBLEM_ATTR, failure.section)
     if failure.details:
         report.sections.append((failure.section, failure.details))
+        # The letter M goes with a section, as published: a limit_memory failure below
+        # verbosity 0 has none and shows F. A plain attribute travels through xdist.
+        setattr(report, MEMORY_PROBLEM_ATTR, failure.section)

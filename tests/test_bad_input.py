@@ -89,7 +89,10 @@ def test_two():
     _assert_no_internal_error(result)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
-        ["*test_subject.py::test_two: only one memory marker may apply to a test*"]
+        [
+            "Only one Memray marker can be applied to each test: test_subject.py::test_two has "
+            "@pytest.mark.limit_leaks('1 MB') and @pytest.mark.limit_memory('1 MB') on test_two"
+        ]
     )
 
 

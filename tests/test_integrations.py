@@ -48,7 +48,7 @@ def test_xdist_capture_files_share_one_prefix(
     prefixes = {path.name.split("-")[0] for path in folder.iterdir()}
     assert len(prefixes) == 1
     assert len(list(folder.iterdir())) == 5
-    result.stdout.fnmatch_lines([f"Wrote 5 capture file(s) to {folder} with prefix*"])
+    result.stdout.fnmatch_lines([f"Created 5 binary dumps at {folder} with prefix *"])
 
 
 def test_junit_xml_carries_the_failure_text(runner: Runner) -> None:

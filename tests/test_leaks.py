@@ -27,7 +27,7 @@ def test_leaks():
             "*Test was allowed to leak 1.0MiB per location but at least one location leaked more*",
             "*memray-leaked-memory*",
             "List of leaked allocations:",
-            "*- 4.0MiB leaked here:",
+            "*- 4.0MiB allocated here:",
             "*test_leaks:*test_subject.py:7",
         ]
     )
@@ -77,7 +77,7 @@ def test_deep():
     result = runner.run_source(source)
     result.stdout.fnmatch_lines(
         [
-            "*- 2.0MiB leaked here:",
+            "*- 2.0MiB allocated here:",
             "*f1:*test_subject.py:6",
             "*f2:*test_subject.py:9",
             "*f3:*test_subject.py:12",
@@ -187,7 +187,7 @@ def test_thread_leaks():
 """
     result = runner.run_source(source)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*- 4.0MiB leaked here:", "*work:*test_subject.py:7"])
+    result.stdout.fnmatch_lines(["*- 4.0MiB allocated here:", "*work:*test_subject.py:7"])
 
 
 @requires_threads
@@ -245,9 +245,10 @@ def test_leaked_objects(runner: Runner, flags: tuple[str, ...]) -> None:
         [
             "*_ test_keeps_one _*",
             "Test leaked 1 objects",
-            "*memray-leaked-objects*",
-            "Leaked objects by type:",
-            "*- test_subject.Widget: 1",
+            "*memray-tracked-objects*",
+            "List of leaked objects:",
+            "    Object types that leaked (total: 1 objects):",
+            "        - 1 test_subject.Widget instance(s)",
             "*Widget(1)*",
         ]
     )
@@ -274,8 +275,8 @@ def test_mixed():
     result.stdout.fnmatch_lines(
         [
             "*Test leaked 4 objects*",
-            "*- list: 3",
-            "*- test_subject.Grumpy: 1",
+            "        - 3 list instance(s)",
+            "        - 1 test_subject.Grumpy instance(s)",
             "*<Grumpy instance at 0x*>",
         ]
     )

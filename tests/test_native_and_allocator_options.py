@@ -21,16 +21,22 @@ def test_small_objects():
 """
 
 
+def _frames(result: pytest.RunResult) -> list[str]:
+    """The frame lines of the failure sections (indented by eight spaces; not the "..." line)."""
+    lines = [line.strip() for line in result.outlines if line.startswith(" " * 8)]
+    return [line for line in lines if line != "..."]
+
+
 @requires_memray
 def test_native_frames_in_memray_failures(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_over=OVER)
     result = pytester.runpytest("--memray-backend=memray", "--native", "--stacks=40")
     result.assert_outcomes(failed=1)
-    frames = [line.strip() for line in result.outlines if line.startswith("\t\t")]
+    frames = _frames(result)
     assert any(not frame.split(":")[1].endswith(".py") for frame in frames), frames
     assert any("test_over:" in frame for frame in frames), frames
     plain = pytester.runpytest("--memray-backend=memray", "--stacks=8")
-    plain_frames = [line.strip() for line in plain.outlines if line.startswith("\t\t")]
+    plain_frames = _frames(plain)
     assert all(frame.split(":")[1].endswith(".py") for frame in plain_frames), plain_frames
 
 

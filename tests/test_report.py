@@ -236,7 +236,9 @@ def test_capture_files_are_kept_and_open(
     files = sorted(folder.iterdir())
     assert len(files) == 2
     assert all(path.name.startswith("run1-test_subject.py__test_") for path in files)
-    result.stdout.fnmatch_lines([f"Wrote 2 capture file(s) to {folder} with prefix 'run1'*"])
+    result.stdout.fnmatch_lines(
+        [f"Created 2 binary dumps at {folder} with prefix run1 (open them with *)"]
+    )
     if runner.backend == "memray":
         import memray
 

@@ -28,7 +28,19 @@ def test_parse_size_accepts(text: str, expected: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["24 XB", "-1 MB", "lots", "", "MB", "1 MiB", "1,5 MB", "1 M B", "５ MB", "1٫5 MB", "2\u00a0MB"],
+    [
+        "24 XB",
+        "-1 MB",
+        "lots",
+        "",
+        "MB",
+        "1 MiB",
+        "1,5 MB",
+        "1 M B",
+        "５ MB",
+        "1٫5 MB",
+        "2\u00a0MB",
+    ],
 )
 def test_parse_size_rejects_and_names_the_string(text: str) -> None:
     with pytest.raises(ValueError, match="invalid memory size") as info:
