@@ -9,7 +9,7 @@ import pytest
 from pytest_memray.allowance import parse_allowance
 from pytest_memray.baseline import BaselineError, load_baseline
 
-from .gate_documents import document, write
+from .gate_documents import Peak, document, write
 
 MB = 1024**2
 
@@ -38,8 +38,12 @@ def test_check_at_the_ceiling_passes_and_one_byte_more_fails(tmp_path: Path) -> 
 
 
 def test_nothing_to_compare_is_not_a_failure_but_is_listed(tmp_path: Path) -> None:
-    peaks = {"t::kept": 100, "t::gone": 100, "t::base_nm": (None, "skipped in its call")}
-    path = write(tmp_path / "base.json", document(peaks))  # type: ignore[arg-type]
+    peaks: dict[str, Peak] = {
+        "t::kept": 100,
+        "t::gone": 100,
+        "t::base_nm": (None, "skipped in its call"),
+    }
+    path = write(tmp_path / "base.json", document(peaks))
     baseline = load_baseline(path, "memray", parse_allowance("0%"))
     assert baseline.peak_of("t::base_nm") is None
     assert baseline.not_measured_reason("t::base_nm") == "skipped in its call"

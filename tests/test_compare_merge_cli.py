@@ -11,11 +11,11 @@ import pytest
 
 from pytest_memray.__main__ import main
 
-from .gate_documents import document, write
+from .gate_documents import Peak, document, write
 
 MB = 1024**2
 
-BASE = {
+BASE: dict[str, Peak] = {
     "t::grew_a_lot": 10 * MB,
     "t::grew_a_little": 10 * MB,
     "t::shrank": 10 * MB,
@@ -23,7 +23,7 @@ BASE = {
     "t::removed": 1 * MB,
     "t::not_measured_in_head": 2 * MB,
 }
-HEAD = {
+HEAD: dict[str, Peak] = {
     "t::grew_a_lot": 20 * MB,
     "t::grew_a_little": 10 * MB + 1,
     "t::shrank": 5 * MB,
@@ -35,8 +35,8 @@ HEAD = {
 
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[str, str]:
-    base = write(tmp_path / "base.json", document(BASE))  # type: ignore[arg-type]
-    head = write(tmp_path / "head.json", document(HEAD))  # type: ignore[arg-type]
+    base = write(tmp_path / "base.json", document(BASE))
+    head = write(tmp_path / "head.json", document(HEAD))
     return base, head
 
 
@@ -207,12 +207,12 @@ def test_bad_allowance_exits_2(pair: tuple[str, str], capsys: pytest.CaptureFixt
 
 def test_merge_concatenates_shards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     one = write(tmp_path / "1.json", document({"t::a": 1, "t::b": 2}))
-    two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))  # type: ignore[dict-item]
+    two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))
     out_path = tmp_path / "merged.json"
     status, out, err = run(capsys, "merge", str(out_path), one, two)
     assert (status, out, err) == (0, "", "")
     merged = json.loads(out_path.read_text(encoding="utf-8"))
-    expected = document({"t::a": 1, "t::b": 2, "t::c": (None, "skipped")})  # type: ignore[dict-item]
+    expected = document({"t::a": 1, "t::b": 2, "t::c": (None, "skipped")})
     assert merged == expected
     assert list(tmp_path.glob("*.partial")) == []
 
@@ -226,7 +226,7 @@ def test_merge_output_validates_against_the_schema_when_it_is_version_2(
     if schema["properties"]["version"].get("const") != 2:
         pytest.skip("the shipped schema is not version 2 yet")
     one = write(tmp_path / "1.json", document({"t::a": 1}))
-    two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))  # type: ignore[dict-item]
+    two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))
     assert main(["merge", str(tmp_path / "m.json"), one, two]) == 0
     jsonschema.validate(json.loads((tmp_path / "m.json").read_text(encoding="utf-8")), schema)
 
