@@ -73,6 +73,10 @@ def test_column_shows_peaks_in_human_units_and_sorts_by_bytes(pytester: pytest.P
     data = _report_data(page)
     header = '<th class="sortable" data-column-type="peakMemory">Peak memory</th>'
     assert header in page
+    # The header cell sits where the rows' cell does: before pytest-html's "Links".
+    titles = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert titles[titles.index("Peak memory") - 1] == "Duration"
+    assert titles[titles.index("Peak memory") + 1] == "Links"
 
     small, big, unmeasured = (
         _row(data, name) for name in ("test_small", "test_big", "test_unmeasured")
