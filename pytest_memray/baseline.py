@@ -86,14 +86,15 @@ class Baseline:
         return self.document.backend
 
     def peak_of(self, nodeid: str) -> Optional[int]:
-        """The baseline peak of ``nodeid``; None when it is absent or was not measured."""
+        """The baseline peak ``nodeid`` is judged against; None when the baseline lacks the
+        test, did not measure it, or the test did not pass there."""
         entry = self.document.entries.get(nodeid)
-        return None if entry is None else entry.peak_bytes
+        return None if entry is None else entry.reference_peak
 
     def not_measured_reason(self, nodeid: str) -> Optional[str]:
-        """Why the baseline has no peak for ``nodeid``; None when it has one or lacks the test."""
+        """Why ``peak_of`` is None for a test the baseline lists; None otherwise."""
         entry = self.document.entries.get(nodeid)
-        return None if entry is None else entry.not_measured
+        return None if entry is None else entry.no_reference
 
     def check(self, nodeid: str, peak: Optional[int]) -> Optional[GateFailure]:
         """The failure when ``peak`` grew past the allowance; None otherwise.
@@ -154,8 +155,8 @@ class Baseline:
             if entry is None:
                 continue
             why = []
-            if entry.not_measured is not None:
-                why.append(f"baseline: {entry.not_measured}")
+            if entry.no_reference is not None:
+                why.append(f"baseline: {entry.no_reference}")
             if peak is None:
                 why.append(f"this run: {reasons.get(nodeid, 'not measured')}")
             if why:

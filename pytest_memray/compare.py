@@ -2,8 +2,9 @@
 
 ``compare_documents`` pairs the tests of a base and a head document: the ones whose peak
 changed (largest growth first, each marked when it grew past the allowance), the new ones, the
-removed ones, and the ones that cannot be compared because one side has no figure (listed with
-the reason, never read as 0 B). The ``render_*`` functions print the result.
+removed ones, and the ones that cannot be compared because one side has no figure, or the
+base's test did not pass (listed with the reason, never read as 0 B). The ``render_*``
+functions print the result.
 """
 
 from __future__ import annotations
@@ -83,13 +84,13 @@ def compare_documents(base: Document, head: Document, allowance: Allowance) -> C
         old = base.entries.get(nodeid)
         if old is None:
             new_tests.append(entry)
-        elif old.peak_bytes is None or entry.peak_bytes is None:
-            not_measured.append(Unmeasured(nodeid, old.not_measured, entry.not_measured))
-        elif old.peak_bytes == entry.peak_bytes:
+        elif old.reference_peak is None or entry.peak_bytes is None:
+            not_measured.append(Unmeasured(nodeid, old.no_reference, entry.not_measured))
+        elif old.reference_peak == entry.peak_bytes:
             unchanged += 1
         else:
-            over = not allowance.permits(old.peak_bytes, entry.peak_bytes)
-            changed.append(Change(nodeid, old.peak_bytes, entry.peak_bytes, over))
+            over = not allowance.permits(old.reference_peak, entry.peak_bytes)
+            changed.append(Change(nodeid, old.reference_peak, entry.peak_bytes, over))
     changed.sort(key=lambda change: (-change.delta, change.nodeid))
     removed = [entry for nodeid, entry in base.entries.items() if nodeid not in head.entries]
     return Comparison(

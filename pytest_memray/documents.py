@@ -3,7 +3,8 @@
 Only what those three need is checked: the layout version, the backend's name, and each test's
 node id, outcome, peak and not-measured reason. Every problem raises ``DocumentError`` naming
 the file. A test whose figures are missing keeps the reason it gives (or a plain one when it
-gives none); it is never read as a peak of 0 B.
+gives none); it is never read as a peak of 0 B. Only the peak of a test that passed is a
+reference for later runs: one that failed, errored or was skipped may have stopped early.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ SUPPORTED_VERSION = 2
 PathLike = Union[str, "os.PathLike[str]"]
 
 NO_FIGURE = "the document has no peak for it"
+
+#: Outcomes whose peak a later run is judged against: the test's code ran to its end.
+REFERENCE_OUTCOMES = frozenset({"passed", "xpassed"})
 
 
 class DocumentError(ValueError):
@@ -40,6 +44,20 @@ class Entry:
     peak_bytes: Optional[int]
     not_measured: Optional[str]
     raw: Mapping[str, Any]
+
+    @property
+    def reference_peak(self) -> Optional[int]:
+        """The peak a later run is judged against; None unless the test passed here."""
+        return self.peak_bytes if self.outcome in REFERENCE_OUTCOMES else None
+
+    @property
+    def no_reference(self) -> Optional[str]:
+        """Why there is no ``reference_peak``; None when there is one."""
+        if self.not_measured is not None:
+            return self.not_measured
+        if self.outcome not in REFERENCE_OUTCOMES:
+            return f"its outcome was {self.outcome}, so its peak is no reference"
+        return None
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,20 @@ def test_a_null_peak_without_a_reason_is_not_measured_not_zero(tmp_path: Path) -
     baseline = load_baseline(path, "memray")
     assert baseline.peak_of("t::a") is None
     assert baseline.not_measured_reason("t::a") == "the document has no peak for it"
+
+
+@pytest.mark.parametrize("outcome", ["failed", "error", "skipped", "xfailed"])
+def test_only_a_passing_baseline_test_is_a_reference(tmp_path: Path, outcome: str) -> None:
+    data = document({"t::a": 10, "t::b": 10})
+    data["tests"][0]["outcome"] = outcome
+    data["tests"][1]["outcome"] = "xpassed"
+    path = write(tmp_path / "base.json", data)
+    baseline = load_baseline(path, "memray", parse_allowance("0%"))
+    assert baseline.peak_of("t::a") is None
+    assert baseline.check("t::a", 10**9) is None
+    assert baseline.check("t::b", 11) is not None
+    reason = f"its outcome was {outcome}, so its peak is no reference"
+    assert baseline.not_measured_reason("t::a") == reason
+    assert baseline.listing({"t::a": 10**9, "t::b": 11}).not_measured == [
+        ("t::a", f"baseline: {reason}")
+    ]

@@ -305,3 +305,15 @@ def test_runs_as_a_module(pair: tuple[str, str]) -> None:
     )
     assert usage.returncode == 2
     assert "compare" in usage.stderr
+
+
+def test_a_base_test_that_failed_is_not_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = document({"t::a": 1})
+    data["tests"][0]["outcome"] = "failed"
+    base = write(tmp_path / "b.json", data)
+    head = write(tmp_path / "h.json", document({"t::a": 10 * MB}))
+    status, out, _ = run(capsys, "compare", base, head)
+    assert status == 0
+    assert "  t::a: base: its outcome was failed, so its peak is no reference" in out.splitlines()
