@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from .helpers import requires_xdist
+
 requires_pytest_html = pytest.mark.skipif(
     importlib.util.find_spec("pytest_html") is None, reason="needs pytest-html"
 )
@@ -63,10 +65,19 @@ def _row(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @requires_pytest_html
-def test_column_shows_peaks_in_human_units_and_sorts_by_bytes(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param([], id="one-process"),
+        pytest.param(["-n", "2"], id="xdist", marks=requires_xdist),
+    ],
+)
+def test_column_shows_peaks_in_human_units_and_sorts_by_bytes(
+    pytester: pytest.Pytester, extra: list[str]
+) -> None:
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_subject=TESTS)
-    result = pytester.runpytest("--html=report.html", "--memray-backend=tracemalloc")
+    result = pytester.runpytest("--html=report.html", "--memray-backend=tracemalloc", *extra)
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["column registered: True"])
     page = (pytester.path / "report.html").read_text(encoding="utf-8")
