@@ -14,12 +14,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .allowance import DEFAULT_ALLOWANCE, Allowance
+from .allowance import DEFAULT_ALLOWANCE, DEFAULT_MAX_INCREASE, Allowance, parse_allowance
 from .documents import Document, DocumentError, PathLike, load_document
 from .sizes import format_size
 
 SECTION = "memray-max-memory"
 OPTION = "--memray-baseline"
+ALLOWANCE_OPTION = "--memray-max-increase / memray_max_increase"
 
 
 class BaselineError(DocumentError):
@@ -188,3 +189,24 @@ def load_baseline(
             f"{document.backend}",
         )
     return Baseline(document, allowance)
+
+
+def baseline_from_options(
+    path: Optional[PathLike], max_increase: Optional[str], backend: str
+) -> Optional[Baseline]:
+    """The gate for the option values as given; None when no baseline was given.
+
+    ``max_increase`` None (or empty) means the default, ``DEFAULT_MAX_INCREASE``. It is
+    checked even without a baseline, so that a typo does not wait for the day one is given.
+
+    Raises:
+        BaselineError: for a bad baseline, as ``load_baseline`` does.
+        ValueError: naming the option and the value for a bad ``max_increase``.
+    """
+    try:
+        allowance = parse_allowance(max_increase or DEFAULT_MAX_INCREASE)
+    except ValueError as exc:
+        raise ValueError(f"{ALLOWANCE_OPTION}: {exc}") from None
+    if path is None or path == "":
+        return None
+    return load_baseline(path, backend, allowance)

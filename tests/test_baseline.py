@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_memray.allowance import parse_allowance
-from pytest_memray.baseline import BaselineError, load_baseline
+from pytest_memray.baseline import BaselineError, baseline_from_options, load_baseline
 
 from .gate_documents import Peak, document, write
 
@@ -172,3 +172,18 @@ def test_only_a_passing_baseline_test_is_a_reference(tmp_path: Path, outcome: st
     assert baseline.listing({"t::a": 10**9, "t::b": 11}).not_measured == [
         ("t::a", f"baseline: {reason}")
     ]
+
+
+def test_baseline_from_options(tmp_path: Path) -> None:
+    path = write(tmp_path / "base.json", document({"t::a": 10}))
+    assert baseline_from_options(None, None, "memray") is None
+    gate = baseline_from_options(path, None, "memray")
+    assert gate is not None
+    assert str(gate.allowance) == "10% + 1.0MiB"
+    gate = baseline_from_options(path, "5%", "memray")
+    assert gate is not None
+    assert str(gate.allowance) == "5%"
+    with pytest.raises(ValueError, match=r"^--memray-max-increase / memray_max_increase: invalid"):
+        baseline_from_options(None, "5", "memray")
+    with pytest.raises(BaselineError, match="this run uses tracemalloc"):
+        baseline_from_options(path, None, "tracemalloc")
