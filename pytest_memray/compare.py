@@ -115,7 +115,11 @@ def _signed_size(delta: int) -> str:
 
 def _percent(change: Change) -> str:
     percent = change.percent
-    return "from 0 B" if percent is None else f"{percent:+.1f}%"
+    if percent is None:
+        return "from 0 B"
+    if abs(percent) < 0.05:  # would print as 0.0% although the peak moved
+        return f"{'+' if percent > 0 else '-'}<0.1%"
+    return f"{percent:+.1f}%"
 
 
 def _peak_or_reason(entry: Entry) -> str:

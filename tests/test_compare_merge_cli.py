@@ -317,3 +317,15 @@ def test_a_base_test_that_failed_is_not_compared(
     status, out, _ = run(capsys, "compare", base, head)
     assert status == 0
     assert "  t::a: base: its outcome was failed, so its peak is no reference" in out.splitlines()
+
+
+def test_a_tiny_change_does_not_print_as_zero_percent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(tmp_path / "b.json", document({"t::up": 4 * MB, "t::down": 4 * MB}))
+    head = write(tmp_path / "h.json", document({"t::up": 4 * MB + 10, "t::down": 4 * MB - 10}))
+    status, out, _ = run(capsys, "compare", base, head)
+    assert status == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  t::")}
+    assert rows["t::up"][3:] == ["+10.0B", "+<0.1%"]
+    assert rows["t::down"][3:] == ["-10.0B", "-<0.1%"]
