@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-#: The layout version read here; it must equal ``json_report.SCHEMA_VERSION``.
-SUPPORTED_VERSION = 2
+from .json_report import SCHEMA_VERSION
+
+#: The layout version read here: the one this version writes.
+SUPPORTED_VERSION = SCHEMA_VERSION
 
 PathLike = Union[str, "os.PathLike[str]"]
 

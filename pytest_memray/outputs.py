@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
 from .backends.registry import BackendChoice
+from .baseline import Baseline
 from .collector import ResultCollector
 from .json_report import benchmark_document, report_document, write_atomically
 from .report import render_entry, render_not_measured, select
@@ -23,11 +24,16 @@ class SessionOutputs:
     """The header line, the terminal report and the JSON documents of a session."""
 
     def __init__(
-        self, settings: Settings, choice: BackendChoice, collector: ResultCollector
+        self,
+        settings: Settings,
+        choice: BackendChoice,
+        collector: ResultCollector,
+        gate: Optional[Baseline] = None,
     ) -> None:
         self.settings = settings
         self.choice = choice
         self.collector = collector
+        self.gate = gate
         self._final: list[Any] = []
 
     def pytest_report_header(self) -> list[str]:
@@ -66,6 +72,8 @@ class SessionOutputs:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.gate is not None:
+            self._gate_listing(terminalreporter)
         if not self.settings.enabled or self.settings.hide_summary:
             return
         shown = [result for result, outcome in self._final if outcome not in ("failed", "error")]
@@ -83,3 +91,18 @@ class SessionOutputs:
                 f"Created {written} binary dumps at {self.settings.bin_path} with prefix "
                 f"{self.settings.bin_prefix} (open them with {caps.capture_reader})"
             )
+
+    def _gate_listing(self, terminalreporter: Any) -> None:
+        assert self.gate is not None
+        peaks = {result.nodeid: result.peak_bytes for result, _ in self._final}
+        reasons = {
+            result.nodeid: result.not_measured
+            for result, _ in self._final
+            if result.not_measured is not None
+        }
+        lines = self.gate.listing(peaks, reasons).lines()
+        terminalreporter.write_sep(
+            "=", f"memray baseline {self.gate.path} (allowed increase {self.gate.allowance})"
+        )
+        for line in lines or ["Every test ran against a baseline peak."]:
+            terminalreporter.write_line(line)

@@ -20,6 +20,7 @@ from typing import Optional
 
 import pytest
 
+from . import html_column
 from .backends.registry import (
     BackendChoice,
     BackendContext,
@@ -27,6 +28,7 @@ from .backends.registry import (
     choose_backend,
     registered_backends,
 )
+from .baseline import baseline_from_options
 from .collector import ResultCollector
 from .increase_history import IncreaseHistory
 from .markers import MARKER_HELP
@@ -73,14 +75,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_scratch_key] = _Session(choice, None if worker else scratch)
     _warn_about_options(config, settings, choice)
+    try:
+        gate = baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
     collector: Optional[ResultCollector] = None
     if not worker:
         collector = ResultCollector(choice.backend.name)
         config.pluginmanager.register(collector, f"{PLUGIN_NAME}_results")
         config.pluginmanager.register(
-            SessionOutputs(settings, choice, collector), f"{PLUGIN_NAME}_outputs"
+            SessionOutputs(settings, choice, collector, gate), f"{PLUGIN_NAME}_outputs"
         )
+        html_column.register_if_available(config)
         if config.pluginmanager.hasplugin("xdist"):
             receiver = ControllerReceiver(choice.backend, collector, settings.bin_prefix, scratch)
             config.pluginmanager.register(receiver, f"{PLUGIN_NAME}_xdist")
@@ -94,8 +101,9 @@ def pytest_configure(config: pytest.Config) -> None:
     tracking = TestTracking(
         settings,
         choice.backend,
-        results_at_once=_results_needed_at_once(config),
+        results_at_once=gate is not None or _results_needed_at_once(config),
         history=_increase_history(config, settings),
+        gate=gate,
         deliver=deliver,
         collected_elsewhere=worker,
     )
@@ -122,8 +130,8 @@ def pytest_report_teststatus(report: pytest.TestReport) -> Optional[tuple[str, s
 
 def _results_needed_at_once(config: pytest.Config) -> bool:
     """Whether outputs read each test's figures as the test is reported (junit-xml's
-    properties), so that no backend may hand them over later."""
-    return bool(getattr(config.option, "xmlpath", None))
+    properties, pytest-html's column), so that no backend may hand them over later."""
+    return bool(getattr(config.option, "xmlpath", None)) or config.pluginmanager.hasplugin("html")
 
 
 def _increase_history(config: pytest.Config, settings: Settings) -> Optional[IncreaseHistory]:

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import pytest
 
+from .allowance import DEFAULT_MAX_INCREASE
 from .backends.registry import BackendEntry, backend_names
 from .sizes import parse_size
 
@@ -140,7 +141,26 @@ def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> 
     parser.addini("memray", "Activate memray tracking of every test, like --memray.", type="bool")
     parser.addini("memray_limit", "limit_memory for every unmarked test (like --memray-limit).")
     parser.addini("memray_json", "Write the JSON results here (like --memray-json).")
+    group.addoption(
+        "--memray-baseline",
+        metavar="PATH",
+        default=None,
+        help="Fail every measured test whose peak grew past --memray-max-increase over its "
+        "peak in PATH, a document written by --memray-json in an earlier run.",
+    )
+    group.addoption(
+        "--memray-max-increase",
+        metavar="VALUE",
+        default=None,
+        help="How much a peak may grow over its baseline: a percentage (10%%), a size "
+        f"(512 KB) or both (10%% + 64 KB). Default: {DEFAULT_MAX_INCREASE.replace('%', '%%')}.",
+    )
     parser.addini("memray_benchmark_json", "Write peaks for github-action-benchmark here.")
+    parser.addini("memray_baseline", "Baseline document for the gate (like --memray-baseline).")
+    parser.addini(
+        "memray_max_increase",
+        "How much a peak may grow over its baseline (like --memray-max-increase).",
+    )
     parser.addini("memray_backend", f"{', '.join(names)} (like --memray-backend).", default="auto")
     parser.addini(
         "hide_memray_summary", "Hide the memray summary, like --hide-memray-summary.", type="bool"
@@ -191,6 +211,10 @@ class Settings:
     default_limit: Optional[int]
     json_path: Optional[Path]
     benchmark_json_path: Optional[Path]
+    #: The baseline document (--memray-baseline), as given; read by the plugin.
+    baseline: Optional[str]
+    #: The allowance over the baseline (--memray-max-increase), as given; None for the default.
+    max_increase: Optional[str]
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:
@@ -293,6 +317,8 @@ def read_settings(config: pytest.Config, backends: Mapping[str, BackendEntry]) -
         benchmark_json_path=_output(
             config, "memray_benchmark_json", "memray_benchmark_json", "--memray-benchmark-json"
         ),
+        baseline=_option_or_ini(config, "memray_baseline", "memray_baseline"),
+        max_increase=_option_or_ini(config, "memray_max_increase", "memray_max_increase"),
     )
 
 

@@ -17,10 +17,20 @@ from typing import Callable, Optional
 import pytest
 
 from .backends.interface import Backend, Outcome, TrackingRequest
+from .baseline import Baseline
 from .capture_files import capture_file_name
 from .collector import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
 from .instrumented_call import CallState, InstrumentedCall, instrumented
-from .markers import Failure, IncreaseHistory, Judging, Limit, MarkerError, MemoryLimit, limit_for
+from .markers import (
+    MEMORY_SECTION,
+    Failure,
+    IncreaseHistory,
+    Judging,
+    Limit,
+    MarkerError,
+    MemoryLimit,
+    limit_for,
+)
 from .results import MemoryResult
 from .settings import Settings
 
@@ -52,12 +62,15 @@ class TestTracking:
         results_at_once: bool,
         history: Optional[IncreaseHistory],
         deliver: Callable[[list[MemoryResult]], None],
+        gate: Optional[Baseline] = None,
         collected_elsewhere: bool = False,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self._results_at_once = results_at_once
         self._history = history
+        #: The baseline every measured test is judged against (--memray-baseline).
+        self._gate = gate
         self._deliver = deliver
         #: Another process (the xdist controller) collects the results.
         self._collected_elsewhere = collected_elsewhere
@@ -131,7 +144,11 @@ class TestTracking:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         limit = item.stash.get(_limit_key, None)
-        measure = self.settings.enabled or (limit is not None and limit.needs_measurement)
+        measure = (
+            self.settings.enabled
+            or self._gate is not None
+            or (limit is not None and limit.needs_measurement)
+        )
         census = limit is not None and limit.needs_census
         if not measure and not census:
             return (yield)
@@ -199,6 +216,8 @@ class TestTracking:
                 history=self._history,
             )
             failure = limit.check(outcome, judging)
+        if report.passed and failure is None and self._gate is not None:
+            failure = self._against_baseline(item.nodeid, outcome)
         if report.passed and failure is not None:
             _fail(report, failure)
         peak = getattr(outcome, "peak_bytes", None)
@@ -213,6 +232,24 @@ class TestTracking:
         reason = getattr(outcome, "reason", None)
         if reason is not None:
             report.sections.append(("memray note", f"not measured: {reason}"))
+
+    def _against_baseline(self, nodeid: str, outcome: Optional[Outcome]) -> Optional[Failure]:
+        assert self._gate is not None
+        if self._gate.peak_of(nodeid) is None:
+            return None  # a new test, or no reference peak: listed at the end
+        peak = getattr(outcome, "peak_bytes", None)
+        if peak is None:
+            reason = getattr(outcome, "reason", "no result came back")
+            return Failure(
+                summary=(
+                    f"Test has a baseline peak in {self._gate.path}, but its memory could not "
+                    f"be measured: {reason}"
+                ),
+                section=MEMORY_SECTION,
+                details="",
+            )
+        grown = self._gate.check(nodeid, peak)
+        return None if grown is None else Failure(grown.summary, grown.section, grown.details)
 
     def _send(self, report: pytest.TestReport) -> None:
         if self._outbox:
