@@ -146,7 +146,8 @@ class Unmeasuring(Backend):
         return self.inner.start(request)
 
     def take_results(self):
-        return [(handle, NotMeasured("the disk is full")) for handle, _ in self.inner.take_results()]
+        ready = self.inner.take_results()
+        return [(handle, NotMeasured("the disk is full")) for handle, _ in ready]
 
 
 ENTRY = BackendEntry(
@@ -169,7 +170,8 @@ def test_a_test_with_a_baseline_but_no_figure_fails_with_the_reason(
     result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(
         [
-            f"*Test has a baseline peak in {base}, but its memory could not be measured: the disk is full*"
+            f"*Test has a baseline peak in {base}, but its memory could not be measured: "
+            "the disk is full*"
         ]
     )
     result.stdout.fnmatch_lines(["Tests not gated, no figure to compare (4):"])
