@@ -1,0 +1,141 @@
+"""A backend from another distribution, found through the ``pytest_memray.backends`` entry
+points: the report, ``limit_memory`` and the JSON work through it unchanged, and a marker it
+cannot serve is a clear error on that test, never a pass."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from .helpers import register_backend
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the sample backend reads /proc/self/statm"
+)
+
+RSS_BACKEND = """
+import os
+
+from pytest_memray.backends.interface import (
+    ActiveTracking, Backend, Capabilities, Measurement,
+)
+from pytest_memray.backends.registry import BackendEntry
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+class RssTracking(ActiveTracking):
+    def __init__(self, handle, backend):
+        super().__init__(handle)
+        self.backend = backend
+
+    def open(self):
+        self.before = resident()
+
+    def close(self):
+        self.after = resident()
+
+    def stop(self):
+        grown = max(0, self.after - self.before)
+        self.backend.hand_over(
+            self.handle,
+            Measurement(peak_bytes=grown, allocation_count=None, notes=["resident memory"]),
+        )
+
+
+class RssBackend(Backend):
+    name = "rss"
+    version = "0.1"
+    capabilities = Capabilities(
+        native_allocations=True,
+        native_frames=False,
+        thread_ids=False,
+        allocation_counts=False,
+        python_allocator_tracing=False,
+        exact_peak=False,
+        allocation_sites=False,
+        leaked_sites=False,
+        capture_suffix=".rss",
+        capture_reader="nothing",
+    )
+
+    def start(self, request):
+        return RssTracking(self.next_handle(), self)
+
+
+ENTRY = BackendEntry(
+    name="rss",
+    summary="growth of the resident set size (a coarse sample)",
+    rank=0,
+    unavailable_reason=lambda: None,
+    build=lambda context: RssBackend(),
+)
+"""
+
+SUITE = """
+import pytest
+
+KEEP = []
+
+def test_keeps_forty_mebibytes():
+    KEEP.append(b"x" * (40 * 1024 * 1024))
+
+@pytest.mark.limit_memory("10 MB")
+def test_over_its_limit():
+    KEEP.append(b"y" * (40 * 1024 * 1024))
+
+@pytest.mark.limit_leaks("1 MB")
+def test_leaks_forty_mebibytes():
+    KEEP.append(b"z" * (40 * 1024 * 1024))
+"""
+
+
+@pytest.fixture
+def rss(pytester: pytest.Pytester) -> pytest.Pytester:
+    register_backend(pytester, "rss_backend", RSS_BACKEND, "rss")
+    pytester.makepyfile(test_subject=SUITE)
+    return pytester
+
+
+def test_the_backend_is_listed_in_the_help(rss: pytest.Pytester) -> None:
+    result = rss.runpytest("--help")
+    assert "rss: growth of the resident set size" in " ".join(result.stdout.str().split())
+
+
+def test_report_limit_and_json_through_a_third_backend(rss: pytest.Pytester) -> None:
+    result = rss.runpytest(
+        "--memray", "--memray-backend=rss", "--memray-json=out.json", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*memray backend: rss 0.1 (sees native allocations)*"])
+    result.stdout.re_match_lines([r"Test was limited to 10\.0MiB but allocated 4\d\.\dMiB"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_leaks_forty_mebibytes*limit_leaks needs a backend that reports leaked "
+            "allocations by call stack; the rss backend does not*"
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["Allocation results for test_subject.py::test_keeps_forty_mebibytes at the high watermark"]
+    )
+    document = json.loads((rss.path / "out.json").read_text(encoding="utf-8"))
+    assert document["backend"]["name"] == "rss"
+    tests = {test["nodeid"]: test for test in document["tests"]}
+    kept = tests["test_subject.py::test_keeps_forty_mebibytes"]
+    assert kept["peak_bytes"] >= 40 * 1024 * 1024
+    assert kept["allocations"] is None
+    assert tests["test_subject.py::test_over_its_limit"]["outcome"] == "failed"
+    assert "test_subject.py::test_leaks_forty_mebibytes" not in tests
+
+
+def test_auto_still_prefers_the_built_in_backends(rss: pytest.Pytester) -> None:
+    result = rss.runpytest("--memray", "-k", "keeps")
+    result.assert_outcomes(passed=1)
+    assert "memray backend: rss" not in result.stdout.str()
