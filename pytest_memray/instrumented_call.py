@@ -1,10 +1,10 @@
 """Running the plugin's work right around a test's own code, and nothing else.
 
-The measured window is the test's own code: for a pytest test function (and a
-``unittest.TestCase`` test method that pytest calls synchronously) the function itself, by
-wrapping ``item.obj`` for the duration of the call; for every other kind of item (doctests,
-asynchronous ``TestCase`` methods, items of other plugins) the item's ``runtest``, by
-wrapping it the same way. Coroutine functions stay coroutine functions, so async test runners
+The measured window is the test's own code: for a pytest test function and a
+``unittest.TestCase`` test method (synchronous or not) the function itself, without fixtures,
+``setUp`` or ``tearDown``, by wrapping it for the duration of the call; for every other kind
+of item (doctests, items of other plugins) the item's ``runtest``, wrapped the same way, so a
+doctest's window includes the doctest runner's own work. Coroutine functions stay coroutine functions, so async test runners
 (anyio, pytest-asyncio, unittest's) still recognise them.
 
 Around the window, in order: the backend starts tracking, the object census (for
@@ -102,6 +102,15 @@ def _runs_item_obj(item: pytest.Item) -> bool:
     )
 
 
+def _is_async_test_case(item: pytest.Item) -> bool:
+    return (
+        TestCaseFunction is not None
+        and isinstance(item, TestCaseFunction)
+        and inspect.iscoroutinefunction(item.obj)
+        and item.name not in vars(item.instance)
+    )
+
+
 @contextmanager
 def instrumented(item: pytest.Item, call: InstrumentedCall) -> Iterator[str]:
     """Wrap the test's own code of ``item`` with ``call`` while the block runs.
@@ -116,6 +125,16 @@ def instrumented(item: pytest.Item, call: InstrumentedCall) -> Iterator[str]:
             yield "function"
         finally:
             item.obj = original
+        return
+    if _is_async_test_case(item):
+        # unittest runs an async test method itself, looking it up on the TestCase instance.
+        assert isinstance(item, pytest.Function)
+        testcase = item.instance
+        setattr(testcase, item.name, wrap_call(item.obj, call.enter, call.leave))
+        try:
+            yield "function"
+        finally:
+            delattr(testcase, item.name)
         return
     had_own = "runtest" in vars(item)
     original_runtest = item.runtest
