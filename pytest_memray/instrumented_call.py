@@ -4,8 +4,8 @@ The measured window is the test's own code: for a pytest test function and a
 ``unittest.TestCase`` test method (synchronous or not) the function itself, without fixtures,
 ``setUp`` or ``tearDown``, by wrapping it for the duration of the call; for every other kind
 of item (doctests, items of other plugins) the item's ``runtest``, wrapped the same way, so a
-doctest's window includes the doctest runner's own work. Coroutine functions stay coroutine functions, so async test runners
-(anyio, pytest-asyncio, unittest's) still recognise them.
+doctest's window includes the doctest runner's own work. Coroutine functions stay coroutine
+functions, so async test runners (anyio, pytest-asyncio, unittest's) still recognise them.
 
 Around the window, in order: the backend starts tracking, the object census (for
 ``limit_leaked_objects``) takes its picture, and the tracking opens as the last thing before

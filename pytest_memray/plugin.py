@@ -131,7 +131,8 @@ def pytest_report_teststatus(report: pytest.TestReport) -> Optional[tuple[str, s
 def _results_needed_at_once(config: pytest.Config) -> bool:
     """Whether outputs read each test's figures as the test is reported (junit-xml's
     properties, pytest-html's column), so that no backend may hand them over later."""
-    return bool(getattr(config.option, "xmlpath", None)) or config.pluginmanager.hasplugin("html")
+    option = config.option
+    return bool(getattr(option, "xmlpath", None) or getattr(option, "htmlpath", None))
 
 
 def _increase_history(config: pytest.Config, settings: Settings) -> Optional[IncreaseHistory]:

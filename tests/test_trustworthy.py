@@ -81,7 +81,9 @@ INTERRUPTED = "\n".join(
     [
         "import os, signal, time",
         *(
-            f"def test_{i:02d}():\n    data = bytearray({(i + 1) * 100_000})\n    time.sleep(0.01)\n"
+            f"def test_{i:02d}():\n"
+            f"    data = bytearray({(i + 1) * 100_000})\n"
+            "    time.sleep(0.01)\n"
             for i in range(60)
         ),
         "def test_zz_ctrl_c():",
