@@ -24,9 +24,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import memray
 
@@ -58,15 +59,12 @@ _MARK_STEP = 4096
 #: A batch is closed and replayed after this many calls, to bound its file and replay.
 BATCH_SIZE = 500
 
-_FREES = frozenset(
-    int(kind)
-    for kind in (
-        memray.AllocatorType.FREE,
-        memray.AllocatorType.PYMALLOC_FREE,
-        memray.AllocatorType.MUNMAP,
-    )
+_SMALL_FREES = frozenset(
+    int(kind) for kind in (memray.AllocatorType.FREE, memray.AllocatorType.PYMALLOC_FREE)
 )
 _MUNMAP = int(memray.AllocatorType.MUNMAP)
+_MMAP = int(memray.AllocatorType.MMAP)
+_FREES = _SMALL_FREES | {_MUNMAP}
 
 
 def _mark_size(index: int) -> int:
@@ -116,40 +114,154 @@ def _sites(records: Iterable[Any], depth: int, native: bool) -> list[AllocationS
     return sites
 
 
-def replay_call(records: Sequence[Any], test_thread: int, depth: int, native: bool) -> Measurement:
-    """The measurement of one call from the raw records made between its boundary marks."""
-    live: dict[int, int] = {}
+class ReplayStats(NamedTuple):
+    """How much a replay held at once: the figure that must not grow with the records read."""
+
+    #: Most allocations held at any one time: those alive in the current call, plus those
+    #: that were alive at its peak so far and have been freed since.
+    most_held: int
+    #: Calls whose two boundary marks were found.
+    calls: int
+
+
+class _Piece(NamedTuple):
+    """What is left of a mapping after part of it was unmapped, sized as what is left."""
+
+    size: int
+    record: Any
+
+
+def _is_mark(record: Any) -> bool:
+    """Whether an allocation of a mark's size was made by :func:`_place_mark`.
+
+    Only records of exactly a mark's size get here, so the stack is looked at rarely; a test
+    that allocates the same size from its own code is not taken for a boundary.
+    """
+    frames = record.stack_trace(max_stacks=1)
+    return bool(frames) and frames[0][0] == _place_mark.__name__ and frames[0][1] == __file__
+
+
+_FIELDS = attrgetter("allocator", "address", "size")
+
+
+def replay(
+    records: Iterable[Any], depth: int, native: bool
+) -> tuple[list[tuple[int, Measurement]], ReplayStats]:
+    """Measurements of the calls in a batch's raw records, as ``(call index, measurement)``.
+
+    The records are read once, as a stream. Within a call only what is alive is held, plus,
+    for what was alive at the call's peak so far and has been freed since, the record itself:
+    the allocations alive at the peak are the live ones not made after it, together with
+    those. Memory thus follows what the test keeps alive, not how many allocations it makes.
+    """
+    results: list[tuple[int, Measurement]] = []
+    most_held = 0
+    stream = iter(records)
+    call = 0
+    opening = _mark_size(0)
+    for record in stream:
+        # Between calls: only the next call's opening mark matters.
+        if record.size == opening and record.allocator not in _FREES and _is_mark(record):
+            outcome = _replay_call(stream, _mark_size(2 * call + 1), depth, native, record)
+            if outcome is None:
+                break  # the file ended inside the call: its closing mark was never placed
+            measurement, held = outcome
+            results.append((call, measurement))
+            most_held = max(most_held, held)
+            call += 1
+            opening = _mark_size(2 * call)
+    return results, ReplayStats(most_held=most_held, calls=len(results))
+
+
+def _replay_call(
+    stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
+) -> Optional[tuple[Measurement, int]]:
+    """Read one call's records up to its closing mark; None if the stream ends first."""
+    live: dict[int, Any] = {}  # address -> record (or _Piece) of what the call holds
+    gone: dict[int, Any] = {}  # freed since the peak and alive at it: address -> record
+    added: set[int] = set()  # addresses of live allocations made after the peak
     current = peak = 0
-    peak_at = -1
-    for index, record in enumerate(records):
-        if record.allocator in _FREES:
-            size = live.pop(record.address, None)
-            if size is None:
+    most_held = 0
+    frees, munmap, fields = _SMALL_FREES, _MUNMAP, _FIELDS
+    for record in stream:
+        kind, address, size = fields(record)
+        if kind in frees:
+            old = live.pop(address, None)
+            if old is None:
                 continue  # allocated before the call
-            if record.allocator == _MUNMAP and 0 < record.size < size:
-                live[record.address] = size - record.size  # a partial unmap
-                size = record.size
-            current -= size
+            current -= old.size
+            if address in added:
+                added.discard(address)
+            else:
+                gone[address] = old
+        elif kind == munmap:
+            current -= _unmap(live, gone, added, address, size)
         else:
-            live[record.address] = record.size
-            current += record.size
+            if size == closing and _is_mark(record):
+                at_peak = {a: r for a, r in live.items() if a not in added}
+                at_peak.update(gone)
+                measurement = _measurement(at_peak.values(), peak, opening, depth, native)
+                return measurement, most_held
+            live[address] = record
+            current += size
             if current > peak:
-                peak, peak_at = current, index
-    # Second pass: what was alive at the peak, grouped like memray groups it.
-    at_peak: dict[int, Any] = {}
-    for record in records[: peak_at + 1]:
-        if record.allocator in _FREES:
-            at_peak.pop(record.address, None)
+                peak = current
+                if gone:
+                    gone.clear()
+                if added:
+                    added.clear()
+            else:
+                added.add(address)
+            held = len(live) + len(gone)
+            if held > most_held:
+                most_held = held
+    return None
+
+
+def _unmap(
+    live: dict[int, Any], gone: dict[int, Any], added: set[int], start: int, length: int
+) -> int:
+    """Take ``[start, start + length)`` off the call's mappings; returns the bytes unmapped.
+
+    A mapping cut in the middle or at one end leaves pieces, counted as allocations of their
+    own made by the same stack (as memray counts them). Mappings of before the call are
+    ignored. Rare enough that a scan of the live allocations is affordable.
+    """
+    end = start + length
+    freed = 0
+    for address, entry in list(live.items()):
+        record = entry.record if isinstance(entry, _Piece) else entry
+        if record.allocator != _MMAP:
+            continue
+        size = entry.size
+        if address >= end or address + size <= start:
+            continue
+        del live[address]
+        if address in added:
+            added.discard(address)
         else:
-            at_peak[record.address] = record
+            gone[address] = entry
+        cut_from, cut_to = max(address, start), min(address + size, end)
+        freed += cut_to - cut_from
+        for piece_start, piece_end in ((address, cut_from), (cut_to, address + size)):
+            if piece_end > piece_start:
+                live[piece_start] = _Piece(piece_end - piece_start, record)
+                added.add(piece_start)
+    return freed
+
+
+def _measurement(
+    at_peak: Iterable[Any], peak: int, opening: Any, depth: int, native: bool
+) -> Measurement:
+    """Group what was alive at the peak like memray groups it: by stack and thread."""
     groups: dict[tuple[int, int, int], list[Any]] = {}
-    for record in at_peak.values():
+    for entry in at_peak:
+        record = entry.record if isinstance(entry, _Piece) else entry
         key = (record.stack_id, record.native_stack_id if native else 0, record.tid)
         group = groups.get(key)
         if group is None:
-            groups[key] = [record, 0, 0]
-            group = groups[key]
-        group[1] += record.size
+            group = groups[key] = [record, 0, 0]
+        group[1] += entry.size
         group[2] += 1
     sites = [
         AllocationSite(size=size, count=count, stack=_stack(first, depth, native), thread_id=tid)
@@ -160,7 +272,7 @@ def replay_call(records: Sequence[Any], test_thread: int, depth: int, native: bo
         peak_bytes=peak,
         allocation_count=sum(site.count for site in sites),
         peak_sites=sites,
-        test_thread_id=test_thread,
+        test_thread_id=int(opening.tid),
     )
 
 
@@ -215,32 +327,12 @@ class _Batch:
             self.path.unlink(missing_ok=True)
 
     def _replay(self) -> list[tuple[int, Measurement]]:
-        results: list[tuple[int, Measurement]] = []
         reader = memray.FileReader(self.path)
         try:
-            expected = 0
-            next_size = _mark_size(0)
-            window: Optional[list[Any]] = None
-            test_thread = 0
-            for record in reader.get_allocation_records():
-                if record.size == next_size and record.allocator not in _FREES:
-                    if expected % 2 == 0:
-                        window, test_thread = [], int(record.tid)
-                    elif window is not None:
-                        call = expected // 2
-                        if call < len(self.calls):
-                            measurement = replay_call(
-                                window, test_thread, self.depth, self.show_native
-                            )
-                            results.append((self.calls[call], measurement))
-                        window = None
-                    expected += 1
-                    next_size = _mark_size(expected)
-                elif window is not None:
-                    window.append(record)
+            replayed, _ = replay(reader.get_allocation_records(), self.depth, self.show_native)
         finally:
             reader.close()
-        return results
+        return [(self.calls[call], m) for call, m in replayed if call < len(self.calls)]
 
 
 class _BatchedTracking(ActiveTracking):
