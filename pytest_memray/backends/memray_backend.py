@@ -25,7 +25,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
@@ -141,9 +140,6 @@ def _is_mark(record: Any) -> bool:
     return bool(frames) and frames[0][0] == _place_mark.__name__ and frames[0][1] == __file__
 
 
-_FIELDS = attrgetter("allocator", "address", "size")
-
-
 def replay(
     records: Iterable[Any], depth: int, native: bool
 ) -> tuple[list[tuple[int, Measurement]], ReplayStats]:
@@ -182,10 +178,12 @@ def _replay_call(
     added: set[int] = set()  # addresses of live allocations made after the peak
     current = peak = 0
     most_held = 0
-    frees, munmap, fields = _SMALL_FREES, _MUNMAP, _FIELDS
+    frees, munmap = _SMALL_FREES, _MUNMAP
+    # Each attribute of a memray record is built on access: read only those needed.
     for record in stream:
-        kind, address, size = fields(record)
+        kind = record.allocator
         if kind in frees:
+            address = record.address
             old = live.pop(address, None)
             if old is None:
                 continue  # allocated before the call
@@ -195,8 +193,9 @@ def _replay_call(
             else:
                 gone[address] = old
         elif kind == munmap:
-            current -= _unmap(live, gone, added, address, size)
+            current -= _unmap(live, gone, added, record.address, record.size)
         else:
+            address, size = record.address, record.size
             if size == closing and _is_mark(record):
                 at_peak = {a: r for a, r in live.items() if a not in added}
                 at_peak.update(gone)

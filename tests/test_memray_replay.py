@@ -1,0 +1,235 @@
+"""The memray backend's batch replay: exact figures, bounded memory, boundaries nobody can fake.
+
+Most cases drive the backend directly (start, stop, collect), so that the figures compared
+are the exact byte counts of a :class:`Measurement`, batched against one Tracker per call.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from pytest_memray.backends.interface import Measurement, TrackingRequest
+
+from .helpers import report_blocks, requires_memray
+
+pytestmark = requires_memray
+
+MIB = 1024 * 1024
+
+requires_mmap_helper = pytest.mark.skipif(
+    importlib.util.find_spec("memray") is None or importlib.util.find_spec("memray._test") is None,
+    reason="needs memray._test (memray's own mmap/munmap helper, shipped with memray)",
+)
+
+
+def _measure(code: Callable[[], Any], *, batched: bool, depth: int = 5) -> Measurement:
+    """Run ``code`` as one tracked call, batched (deferred) or with a Tracker of its own."""
+    from pytest_memray.backends.memray_backend import MemrayBackend
+
+    backend = MemrayBackend()
+    try:
+        tracking = backend.start(TrackingRequest(stack_depth=depth, deferrable=batched))
+        code()
+        direct = tracking.stop()
+        if not batched:
+            assert direct is not None
+            return direct
+        assert direct is None
+        results = dict(backend.collect(finish=True))
+        return results[tracking.key]
+    finally:
+        backend.close()
+
+
+def _figures(measurement: Measurement) -> tuple[int, list[tuple[int, int]]]:
+    """The peak in KiB, rounded down to 64 KiB (the backend's own few hundred bytes around the call
+    differ between the two ways), and the sites of a MiB or more: size and count."""
+    sites = sorted((s.size, s.count) for s in measurement.peak_sites if s.size >= MIB)
+    return measurement.peak_bytes // (64 * 1024) * 64, sites
+
+
+# -- memory held by the replay --------------------------------------------------------------
+
+
+def _churn(tmp_path: Path, pairs: int) -> tuple[Any, int, list[tuple[int, Measurement]], Any]:
+    """One call that allocates and frees ``pairs`` blocks, replayed from its capture file."""
+    import memray
+
+    from pytest_memray.backends import memray_backend
+
+    path = tmp_path / "churn.bin"
+    with memray.Tracker(path, file_format=memray.FileFormat.ALL_ALLOCATIONS):
+        memray_backend._place_mark(memray_backend._MARK_BASE)
+        kept = [bytearray(64 * 1024) for _ in range(4)]
+        for _ in range(pairs):
+            bytes(1000)
+        del kept
+        memray_backend._place_mark(memray_backend._MARK_BASE + memray_backend._MARK_STEP)
+    read = 0
+
+    def counted(records: Any) -> Iterator[Any]:
+        nonlocal read
+        for record in records:
+            read += 1
+            yield record
+
+    reader = memray.FileReader(path)
+    try:
+        results, stats = memray_backend.replay(counted(reader.get_allocation_records()), 5, False)
+    finally:
+        reader.close()
+    return reader, read, results, stats
+
+
+def test_replay_holds_what_is_alive_not_every_record(tmp_path: Path) -> None:
+    _, read, results, stats = _churn(tmp_path, 50_000)
+    assert read > 100_000  # every allocation and every free was read ...
+    assert stats.calls == 1
+    assert stats.most_held < 100  # ... but only what was alive at once was held
+    ((call, measurement),) = results
+    assert call == 0
+    assert measurement.peak_bytes >= 4 * 64 * 1024
+
+
+def test_replay_memory_does_not_grow_with_the_allocations(tmp_path: Path) -> None:
+    (tmp_path / "small").mkdir()
+    (tmp_path / "large").mkdir()
+    small = _churn(tmp_path / "small", 2_000)
+    large = _churn(tmp_path / "large", 40_000)
+    assert large[3].most_held == small[3].most_held
+    assert large[2][0][1].peak_bytes == small[2][0][1].peak_bytes
+
+
+# -- boundary marks -------------------------------------------------------------------------
+
+
+def _mark_payload(index: int) -> int:
+    """Bytes to ask ``bytes()`` for so that memray records exactly boundary mark ``index``."""
+    from pytest_memray.backends import memray_backend
+
+    return memray_backend._MARK_BASE + index * memray_backend._MARK_STEP
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_an_allocation_of_a_marks_size_is_the_tests_own(index: int) -> None:
+    """Mark 0 opens the batch's first call and mark 1 closes it: a test making either size
+    keeps its own figure (today's test size is calloc'ed: it costs no memory)."""
+
+    def call() -> None:
+        big = bytes(_mark_payload(index))
+        small = bytearray(3 * MIB)
+        del big, small
+
+    measurement = _measure(call, batched=True)
+    assert measurement.peak_bytes >= _mark_payload(index) + 3 * MIB
+    assert measurement.peak_sites[0].size >= _mark_payload(index)
+    assert _figures(measurement) == _figures(_measure(call, batched=False))
+
+
+MARK_SIZED = """
+from pytest_memray.backends.memray_backend import _MARK_BASE, _MARK_STEP
+
+def test_0():
+    data = bytes(_MARK_BASE + 1 * _MARK_STEP)  # the closing mark of the batch's first call
+
+def test_1():
+    data = bytearray(1024)
+
+def test_2():
+    data = bytes(_MARK_BASE + 5 * _MARK_STEP)  # the closing mark of the batch's third call
+
+def test_3():
+    data = bytes(_MARK_BASE + 8 * _MARK_STEP)  # the opening mark of the next call
+"""
+
+
+def test_tests_allocating_mark_sizes_report_their_true_peaks(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_marks=MARK_SIZED)
+    result = pytester.runpytest(
+        "--memray", "--memray-backend=memray", "--most-allocations=0", "-p", "no:randomly"
+    )
+    assert result.ret == 0
+    blocks = report_blocks(result.outlines)
+    for name in ("test_0", "test_2", "test_3"):
+        lines = blocks[f"test_marks.py::{name}"]
+        assert any("Total memory allocated: 256.0MiB" in line for line in lines), lines
+
+
+# -- unmapping part of a mapping ------------------------------------------------------------
+
+
+def _mappings(cut: Callable[[Any], None], then: int) -> Callable[[], None]:
+    def call() -> None:
+        from memray._test import MmapAllocator
+
+        region = MmapAllocator(8 * MIB)
+        cut(region)
+        other = MmapAllocator(then)
+        del region, other
+
+    return call
+
+
+@requires_mmap_helper
+def test_unmapping_the_head_of_a_mapping_keeps_its_tail() -> None:
+    # 8 MiB mapped, its first 6 MiB unmapped, then 7 MiB mapped: the peak is 2 + 7 MiB.
+    call = _mappings(lambda region: region.munmap(6 * MIB, 0), 7 * MIB)
+    measurement = _measure(call, batched=True)
+    assert _figures(measurement) == (9 * 1024, [(2 * MIB, 1), (7 * MIB, 1)])
+    assert _figures(measurement) == _figures(_measure(call, batched=False))
+
+
+@requires_mmap_helper
+def test_unmapping_the_middle_of_a_mapping_leaves_two_pieces() -> None:
+    # 8 MiB mapped, 2 MiB cut out of its middle, then 3 MiB mapped: the peak is 6 + 3 MiB,
+    # and what is left of the first mapping counts as two allocations, as memray counts it.
+    call = _mappings(lambda region: region.munmap(2 * MIB, 3 * MIB), 3 * MIB)
+    measurement = _measure(call, batched=True)
+    assert _figures(measurement) == (9 * 1024, [(3 * MIB, 1), (6 * MIB, 2)])
+    assert _figures(measurement) == _figures(_measure(call, batched=False))
+
+
+@requires_mmap_helper
+def test_unmapping_the_tail_of_a_mapping_keeps_its_head() -> None:
+    call = _mappings(lambda region: region.munmap(5 * MIB, 3 * MIB), 7 * MIB)
+    measurement = _measure(call, batched=True)
+    assert _figures(measurement) == (10 * 1024, [(3 * MIB, 1), (7 * MIB, 1)])
+    assert _figures(measurement) == _figures(_measure(call, batched=False))
+
+
+# -- what a batch may hold ------------------------------------------------------------------
+
+
+def _nested(levels: int) -> Any:
+    if levels:
+        return _nested(levels - 1)
+    return bytearray(2 * MIB)
+
+
+def test_calls_asking_for_different_stack_depths_do_not_share_a_batch() -> None:
+    """The plugin asks for one depth per session today, but the backend takes one per call:
+    a deeper call must not be replayed with the depth of the batch it would have joined."""
+    from pytest_memray.backends.memray_backend import MemrayBackend
+
+    backend = MemrayBackend()
+    try:
+        keys = {}
+        for depth in (1, 6):
+            tracking = backend.start(TrackingRequest(stack_depth=depth, deferrable=True))
+            _nested(4)
+            assert tracking.stop() is None
+            keys[depth] = tracking.key
+        results = dict(backend.collect(finish=True))
+        assert backend.trackers_started == 2
+    finally:
+        backend.close()
+    shallow = results[keys[1]].peak_sites[0].stack
+    deep = results[keys[6]].peak_sites[0].stack
+    assert len(shallow) == 1
+    assert len(deep) == 6
+    assert [frame.function for frame in deep[:3]] == ["_nested"] * 3
