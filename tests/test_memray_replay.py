@@ -56,13 +56,19 @@ def _figures(measurement: Measurement) -> tuple[int, list[tuple[int, int]]]:
 # -- memory held by the replay --------------------------------------------------------------
 
 
-def _churn(tmp_path: Path, pairs: int) -> tuple[Any, int, list[tuple[int, Measurement]], Any]:
-    """One call that allocates and frees ``pairs`` blocks, replayed from its capture file."""
+def _churn(tmp_path: Path, pairs: int) -> tuple[int, int, list[tuple[int, Measurement]], Any]:
+    """One call that allocates and frees ``pairs`` blocks, replayed from its capture file.
+
+    Returns the records read, the most bytes the replay had allocated at once (traced by
+    tracemalloc, whatever the replay keeps them in), its results and its stats.
+    """
+    import tracemalloc
+
     import memray
 
     from pytest_memray.backends import memray_backend
 
-    path = tmp_path / "churn.bin"
+    path = tmp_path / f"churn-{pairs}.bin"
     with memray.Tracker(path, file_format=memray.FileFormat.ALL_ALLOCATIONS):
         memray_backend._place_mark(memray_backend._MARK_BASE)
         kept = [bytearray(64 * 1024) for _ in range(4)]
@@ -79,15 +85,18 @@ def _churn(tmp_path: Path, pairs: int) -> tuple[Any, int, list[tuple[int, Measur
             yield record
 
     reader = memray.FileReader(path)
+    tracemalloc.start()
     try:
         results, stats = memray_backend.replay(counted(reader.get_allocation_records()), 5, False)
+        most_bytes = tracemalloc.get_traced_memory()[1]
     finally:
+        tracemalloc.stop()
         reader.close()
-    return reader, read, results, stats
+    return read, most_bytes, results, stats
 
 
 def test_replay_holds_what_is_alive_not_every_record(tmp_path: Path) -> None:
-    _, read, results, stats = _churn(tmp_path, 50_000)
+    read, _, results, stats = _churn(tmp_path, 50_000)
     assert read > 100_000  # every allocation and every free was read ...
     assert stats.calls == 1
     assert stats.most_held < 100  # ... but only what was alive at once was held
@@ -97,11 +106,12 @@ def test_replay_holds_what_is_alive_not_every_record(tmp_path: Path) -> None:
 
 
 def test_replay_memory_does_not_grow_with_the_allocations(tmp_path: Path) -> None:
-    (tmp_path / "small").mkdir()
-    (tmp_path / "large").mkdir()
-    small = _churn(tmp_path / "small", 2_000)
-    large = _churn(tmp_path / "large", 40_000)
+    small = _churn(tmp_path, 2_000)
+    large = _churn(tmp_path, 60_000)
+    assert large[0] > 20 * small[0]
     assert large[3].most_held == small[3].most_held
+    # Holding each of the 120,000 records would take megabytes; what is alive takes the same.
+    assert large[1] < small[1] + 64 * 1024, (small[1], large[1])
     assert large[2][0][1].peak_bytes == small[2][0][1].peak_bytes
 
 
