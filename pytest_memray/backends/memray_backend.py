@@ -169,84 +169,101 @@ def replay(
     return results, ReplayStats(most_held=most_held, calls=len(results))
 
 
+class _Call:
+    """What the replay holds for the call being read: only allocations alive now or at the peak.
+
+    ``before`` holds the call's allocations made up to its peak so far and still alive,
+    ``after`` those made since, ``gone`` those alive at the peak and freed since. What was
+    alive at the peak is then ``before`` and ``gone``; a new peak moves ``after`` into
+    ``before`` and forgets ``gone``. Values are memray records, or :class:`_Piece` for what
+    is left of a mapping. ``maps`` holds the addresses of the mappings among them.
+    """
+
+    __slots__ = ("after", "before", "gone", "maps")
+
+    def __init__(self) -> None:
+        self.before: dict[int, Any] = {}
+        self.after: dict[int, Any] = {}
+        self.gone: dict[int, Any] = {}
+        self.maps: set[int] = set()
+
+    def held(self) -> int:
+        return len(self.before) + len(self.after) + len(self.gone)
+
+    def unmap(self, start: int, length: int) -> int:
+        """Take ``[start, start + length)`` off the call's mappings; returns the bytes unmapped.
+
+        A mapping cut at one end or in the middle leaves pieces, each counted as an
+        allocation of the same stack (as memray counts them). Mappings made before the
+        call are not the call's: ignored.
+        """
+        end = start + length
+        freed = 0
+        for address in [a for a in self.maps if a < end]:
+            entry = self.after.get(address)
+            if entry is None:
+                entry = self.before[address]
+            size = entry.size
+            if address + size <= start:
+                continue
+            if self.after.pop(address, None) is None:
+                self.gone[address] = self.before.pop(address)
+            self.maps.discard(address)
+            record = entry.record if isinstance(entry, _Piece) else entry
+            cut_from, cut_to = max(address, start), min(address + size, end)
+            freed += cut_to - cut_from
+            for piece_from, piece_to in ((address, cut_from), (cut_to, address + size)):
+                if piece_to > piece_from:
+                    self.after[piece_from] = _Piece(piece_to - piece_from, record)
+                    self.maps.add(piece_from)
+        return freed
+
+
 def _replay_call(
     stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
 ) -> Optional[tuple[Measurement, int]]:
     """Read one call's records up to its closing mark; None if the stream ends first."""
-    live: dict[int, Any] = {}  # address -> record (or _Piece) of what the call holds
-    gone: dict[int, Any] = {}  # freed since the peak and alive at it: address -> record
-    added: set[int] = set()  # addresses of live allocations made after the peak
+    call = _Call()
+    before, after, gone, maps = call.before, call.after, call.gone, call.maps
     current = peak = 0
     most_held = 0
-    frees, munmap = _SMALL_FREES, _MUNMAP
+    frees, munmap, mmap = _SMALL_FREES, _MUNMAP, _MMAP
     # Each attribute of a memray record is built on access: read only those needed.
     for record in stream:
         kind = record.allocator
         if kind in frees:
             address = record.address
-            old = live.pop(address, None)
+            old = after.pop(address, None)
             if old is None:
-                continue  # allocated before the call
-            current -= old.size
-            if address in added:
-                added.discard(address)
-            else:
+                old = before.pop(address, None)
+                if old is None:
+                    continue  # allocated before the call
                 gone[address] = old
+            current -= old.size
         elif kind == munmap:
-            current -= _unmap(live, gone, added, record.address, record.size)
+            current -= call.unmap(record.address, record.size)
         else:
             address, size = record.address, record.size
             if size == closing and _is_mark(record):
-                at_peak = {a: r for a, r in live.items() if a not in added}
-                at_peak.update(gone)
-                measurement = _measurement(at_peak.values(), peak, opening, depth, native)
+                before.update(gone)
+                measurement = _measurement(before.values(), peak, opening, depth, native)
                 return measurement, most_held
-            live[address] = record
+            after[address] = record
+            if kind == mmap:
+                maps.add(address)
             current += size
             if current > peak:
                 peak = current
+                before.update(after)
+                after.clear()
                 if gone:
                     gone.clear()
-                if added:
-                    added.clear()
-            else:
-                added.add(address)
-            held = len(live) + len(gone)
-            if held > most_held:
-                most_held = held
+                held = len(before)
+                if held > most_held:
+                    most_held = held
+            elif len(after) + len(before) + len(gone) > most_held:
+                most_held = call.held()
     return None
-
-
-def _unmap(
-    live: dict[int, Any], gone: dict[int, Any], added: set[int], start: int, length: int
-) -> int:
-    """Take ``[start, start + length)`` off the call's mappings; returns the bytes unmapped.
-
-    A mapping cut in the middle or at one end leaves pieces, counted as allocations of their
-    own made by the same stack (as memray counts them). Mappings of before the call are
-    ignored. Rare enough that a scan of the live allocations is affordable.
-    """
-    end = start + length
-    freed = 0
-    for address, entry in list(live.items()):
-        record = entry.record if isinstance(entry, _Piece) else entry
-        if record.allocator != _MMAP:
-            continue
-        size = entry.size
-        if address >= end or address + size <= start:
-            continue
-        del live[address]
-        if address in added:
-            added.discard(address)
-        else:
-            gone[address] = entry
-        cut_from, cut_to = max(address, start), min(address + size, end)
-        freed += cut_to - cut_from
-        for piece_start, piece_end in ((address, cut_from), (cut_to, address + size)):
-            if piece_end > piece_start:
-                live[piece_start] = _Piece(piece_end - piece_start, record)
-                added.add(piece_start)
-    return freed
 
 
 def _measurement(
