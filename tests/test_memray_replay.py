@@ -154,7 +154,7 @@ def test_2():
     data = bytes(_MARK_BASE + 5 * _MARK_STEP)  # the closing mark of the batch's third call
 
 def test_3():
-    data = bytes(_MARK_BASE + 8 * _MARK_STEP)  # the opening mark of the next call
+    data = bytes(_MARK_BASE)  # the first mark of every batch
 """
 
 
