@@ -7,11 +7,15 @@ Two ways of tracking a test call, with the same figures:
   file. Starting and stopping a Tracker costs several milliseconds (memray patches the symbol
   tables of every loaded library each time), so paying it once per batch instead of once per
   test is what makes ``--memray`` cheap. Each call is bracketed by two *boundary marks*:
-  zero-filled ``bytes`` objects of sizes no test makes (256 MiB and more, allocated with
-  ``calloc``, so no page is touched) that are freed at once. When the batch closes, the file is
-  replayed: between the marks of a call, allocations made in the call are added up and their
-  frees taken off, which gives the same high-water mark, the same allocations alive at it and
-  the same count as a Tracker of its own would. Allocations from before the call that are freed
+  zero-filled ``bytes`` objects of 256 MiB and more (allocated with ``calloc``, so no page is
+  touched), each of its own size, made by :func:`_place_mark` and freed at once. A record is a
+  mark only if it has the expected size *and* its innermost frame is :func:`_place_mark`, so a
+  test allocating that very size is not taken for a boundary. When the batch closes, the file
+  is replayed as one stream (:func:`replay`): between the marks of a call, allocations made in
+  the call are added up and their frees taken off, which gives the same high-water mark, the
+  same allocations alive at it and the same count as a Tracker of its own would. Only what the
+  call has alive, and what was alive at its peak so far, is held: memory follows what a test
+  keeps, not how many allocations it makes. Allocations from before the call that are freed
   during it are ignored, as a Tracker started at the call would not have seen them either.
 * **One Tracker per call**, writing an aggregated capture file that is read back at once: for
   tests whose markers need the result right away, for ``limit_leaks`` (which needs native
@@ -137,7 +141,11 @@ def _is_mark(record: Any) -> bool:
     that allocates the same size from its own code is not taken for a boundary.
     """
     frames = record.stack_trace(max_stacks=1)
-    return bool(frames) and frames[0][0] == _place_mark.__name__ and frames[0][1] == __file__
+    return bool(frames) and frames[0][:2] == _MARK_FRAME
+
+
+#: How memray names the innermost frame of a boundary mark: function and source file.
+_MARK_FRAME = (_place_mark.__code__.co_name, _place_mark.__code__.co_filename)
 
 
 def replay(
@@ -145,10 +153,10 @@ def replay(
 ) -> tuple[list[tuple[int, Measurement]], ReplayStats]:
     """Measurements of the calls in a batch's raw records, as ``(call index, measurement)``.
 
-    The records are read once, as a stream. Within a call only what is alive is held, plus,
-    for what was alive at the call's peak so far and has been freed since, the record itself:
-    the allocations alive at the peak are the live ones not made after it, together with
-    those. Memory thus follows what the test keeps alive, not how many allocations it makes.
+    The records are read once, as a stream. Within a call only the allocations it has alive
+    are held, plus those alive at its peak so far and freed since (see :class:`_Call`), so
+    memory follows what the test keeps alive, not how many allocations it makes. The stats
+    say how many were held at most.
     """
     results: list[tuple[int, Measurement]] = []
     most_held = 0
