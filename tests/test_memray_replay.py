@@ -124,6 +124,29 @@ def test_replay_memory_does_not_grow_with_the_allocations(tmp_path: Path) -> Non
     assert large[2][0][1].peak_bytes == small[2][0][1].peak_bytes
 
 
+def test_allocations_kept_below_an_earlier_peak_then_past_it() -> None:
+    """Thousands of allocations made after a peak are held compactly, then become the peak."""
+
+    def call() -> None:
+        spike = bytearray(8 * MIB)
+        del spike
+        kept = [bytes(1000) for _ in range(6000)]  # below the spike
+        kept += [bytes(1000) for _ in range(6000)]  # past it
+        del kept
+
+    batched, per_call = _measure(call, batched=True), _measure(call, batched=False)
+    assert batched.peak_bytes > 12_000 * 1000
+    assert _figures(batched) == _figures(per_call)
+    kept = [(site.size, site.count) for site in batched.peak_sites if site.count == 6000]
+    assert kept == [(6000 * (1000 + 33), 6000)] * 2  # one site per line
+
+    def large(measurement: Measurement) -> list[tuple[int, int]]:
+        # below 4 KiB: the backend's own few hundred bytes, which differ between the two ways
+        return sorted((s.size, s.count) for s in measurement.peak_sites if s.size >= 4096)
+
+    assert large(batched) == large(per_call)
+
+
 # -- boundary marks -------------------------------------------------------------------------
 
 

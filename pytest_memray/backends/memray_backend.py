@@ -127,13 +127,6 @@ class ReplayStats(NamedTuple):
     calls: int
 
 
-class _Piece(NamedTuple):
-    """What is left of a mapping after part of it was unmapped, sized as what is left."""
-
-    size: int
-    record: Any
-
-
 def _is_mark(record: Any) -> bool:
     """Whether an allocation of a mark's size was made by :func:`_place_mark`.
 
@@ -177,26 +170,71 @@ def replay(
     return results, ReplayStats(most_held=most_held, calls=len(results))
 
 
+#: A compacted allocation is one int: its size shifted left by this, plus its location.
+_LOC_BITS = 32
+_LOC_MASK = (1 << _LOC_BITS) - 1
+#: Records held as they are before they are compacted into ints.
+_RECENT_LIMIT = 4096
+
+
 class _Call:
     """What the replay holds for the call being read: only allocations alive now or at the peak.
 
     ``before`` holds the call's allocations made up to its peak so far and still alive,
-    ``after`` those made since, ``gone`` those alive at the peak and freed since. What was
-    alive at the peak is then ``before`` and ``gone``; a new peak moves ``after`` into
-    ``before`` and forgets ``gone``. Values are memray records, or :class:`_Piece` for what
-    is left of a mapping. ``maps`` holds the addresses of the mappings among them.
+    ``recent`` and ``after`` those made since, ``gone`` those alive at the peak and freed
+    since. What was alive at the peak is then ``before`` and ``gone``; a new peak moves
+    ``recent`` and ``after`` into ``before`` and forgets ``gone``.
+
+    ``recent`` maps an address to its memray record: most allocations are freed soon, and
+    those cost no more than reading them. The others, once the peak moves past them or once
+    ``recent`` fills up, are compacted into one int each, size and location (stack and
+    thread) packed together, a third of a record's memory; ``locations`` keeps one record
+    per location, for its stack. ``maps`` holds the addresses of the mappings among them.
     """
 
-    __slots__ = ("after", "before", "gone", "maps")
+    __slots__ = (
+        "after",
+        "before",
+        "gone",
+        "location_ids",
+        "locations",
+        "maps",
+        "native",
+        "recent",
+    )
 
-    def __init__(self) -> None:
-        self.before: dict[int, Any] = {}
-        self.after: dict[int, Any] = {}
-        self.gone: dict[int, Any] = {}
+    def __init__(self, native: bool) -> None:
+        self.native = native
+        self.recent: dict[int, Any] = {}
+        self.after: dict[int, int] = {}
+        self.before: dict[int, int] = {}
+        self.gone: dict[int, int] = {}
         self.maps: set[int] = set()
+        self.location_ids: dict[tuple[int, int, int], int] = {}
+        self.locations: list[Any] = []
 
     def held(self) -> int:
-        return len(self.before) + len(self.after) + len(self.gone)
+        return len(self.recent) + len(self.after) + len(self.before) + len(self.gone)
+
+    def compact(self, into: dict[int, int]) -> None:
+        """Move ``recent`` into ``into`` as ints."""
+        ids, locations, native = self.location_ids, self.locations, self.native
+        for address, record in self.recent.items():
+            key = (record.stack_id, record.native_stack_id if native else 0, record.tid)
+            where = ids.get(key)
+            if where is None:
+                where = ids[key] = len(locations)
+                locations.append(record)
+            into[address] = record.size << _LOC_BITS | where
+        self.recent.clear()
+
+    def new_peak(self) -> None:
+        self.compact(self.before)
+        if self.after:
+            self.before.update(self.after)
+            self.after.clear()
+        if self.gone:
+            self.gone.clear()
 
     def unmap(self, start: int, length: int) -> int:
         """Take ``[start, start + length)`` off the call's mappings; returns the bytes unmapped.
@@ -205,99 +243,105 @@ class _Call:
         allocation of the same stack (as memray counts them). Mappings made before the
         call are not the call's: ignored.
         """
+        self.compact(self.after)
         end = start + length
         freed = 0
         for address in [a for a in self.maps if a < end]:
             entry = self.after.get(address)
             if entry is None:
                 entry = self.before[address]
-            size = entry.size
+            size = entry >> _LOC_BITS
             if address + size <= start:
                 continue
             if self.after.pop(address, None) is None:
                 self.gone[address] = self.before.pop(address)
             self.maps.discard(address)
-            record = entry.record if isinstance(entry, _Piece) else entry
             cut_from, cut_to = max(address, start), min(address + size, end)
             freed += cut_to - cut_from
             for piece_from, piece_to in ((address, cut_from), (cut_to, address + size)):
                 if piece_to > piece_from:
-                    self.after[piece_from] = _Piece(piece_to - piece_from, record)
+                    where = entry & _LOC_MASK
+                    self.after[piece_from] = (piece_to - piece_from) << _LOC_BITS | where
                     self.maps.add(piece_from)
         return freed
+
+    def measurement(self, peak: int, opening: Any, depth: int) -> Measurement:
+        """What was alive at the peak, grouped like memray groups it: by stack and thread."""
+        sizes = [0] * len(self.locations)
+        counts = [0] * len(self.locations)
+        for entries in (self.before, self.gone):
+            for entry in entries.values():
+                sizes[entry & _LOC_MASK] += entry >> _LOC_BITS
+                counts[entry & _LOC_MASK] += 1
+        sites = [
+            AllocationSite(
+                size=sizes[where],
+                count=counts[where],
+                stack=_stack(record, depth, self.native),
+                thread_id=int(record.tid),
+            )
+            for where, record in enumerate(self.locations)
+            if counts[where]
+        ]
+        sites.sort(key=lambda site: site.size, reverse=True)
+        return Measurement(
+            peak_bytes=peak,
+            allocation_count=sum(counts),
+            peak_sites=sites,
+            test_thread_id=int(opening.tid),
+        )
 
 
 def _replay_call(
     stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
 ) -> Optional[tuple[Measurement, int]]:
     """Read one call's records up to its closing mark; None if the stream ends first."""
-    call = _Call()
-    before, after, gone, maps = call.before, call.after, call.gone, call.maps
+    call = _Call(native)
+    recent, after, before, gone, maps = call.recent, call.after, call.before, call.gone, call.maps
     current = peak = 0
     most_held = 0
-    frees, munmap, mmap = _SMALL_FREES, _MUNMAP, _MMAP
+    settled = 0  # allocations held as ints: all but ``recent``
+    frees, munmap, mmap, bits, limit = _SMALL_FREES, _MUNMAP, _MMAP, _LOC_BITS, _RECENT_LIMIT
     # Each attribute of a memray record is built on access: read only those needed.
     for record in stream:
         kind = record.allocator
         if kind in frees:
             address = record.address
+            fresh = recent.pop(address, None)
+            if fresh is not None:
+                current -= fresh.size
+                continue
             old = after.pop(address, None)
             if old is None:
                 old = before.pop(address, None)
                 if old is None:
                     continue  # allocated before the call
                 gone[address] = old
-            current -= old.size
+            else:
+                settled -= 1
+            current -= old >> bits
         elif kind == munmap:
             current -= call.unmap(record.address, record.size)
+            settled = call.held()
+            most_held = max(most_held, settled)
         else:
             address, size = record.address, record.size
             if size == closing and _is_mark(record):
-                before.update(gone)
-                measurement = _measurement(before.values(), peak, opening, depth, native)
-                return measurement, most_held
-            after[address] = record
+                return call.measurement(peak, opening, depth), most_held
+            recent[address] = record
             if kind == mmap:
                 maps.add(address)
             current += size
             if current > peak:
                 peak = current
-                before.update(after)
-                after.clear()
-                if gone:
-                    gone.clear()
-                held = len(before)
-                if held > most_held:
-                    most_held = held
-            elif len(after) + len(before) + len(gone) > most_held:
-                most_held = call.held()
+                call.new_peak()
+                settled = len(before)
+            elif len(recent) > limit:
+                call.compact(after)
+                settled = call.held()
+            if len(recent) + settled > most_held:
+                most_held = len(recent) + settled
     return None
-
-
-def _measurement(
-    at_peak: Iterable[Any], peak: int, opening: Any, depth: int, native: bool
-) -> Measurement:
-    """Group what was alive at the peak like memray groups it: by stack and thread."""
-    groups: dict[tuple[int, int, int], list[Any]] = {}
-    for entry in at_peak:
-        record = entry.record if isinstance(entry, _Piece) else entry
-        key = (record.stack_id, record.native_stack_id if native else 0, record.tid)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = [record, 0, 0]
-        group[1] += entry.size
-        group[2] += 1
-    sites = [
-        AllocationSite(size=size, count=count, stack=_stack(first, depth, native), thread_id=tid)
-        for (_, _, tid), (first, size, count) in groups.items()
-    ]
-    sites.sort(key=lambda site: site.size, reverse=True)
-    return Measurement(
-        peak_bytes=peak,
-        allocation_count=sum(site.count for site in sites),
-        peak_sites=sites,
-        test_thread_id=int(opening.tid),
-    )
 
 
 class _Batch:
