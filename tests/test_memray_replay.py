@@ -65,8 +65,17 @@ def _figures(measurement: Measurement) -> tuple[int, list[tuple[int, int]]]:
 # -- memory held by the replay --------------------------------------------------------------
 
 
-def _churn(tmp_path: Path, pairs: int) -> tuple[int, int, list[tuple[int, Measurement]], Any]:
-    """One call that allocates and frees ``pairs`` blocks, replayed from its capture file.
+def _churn(pairs: int) -> None:
+    kept = [bytearray(64 * 1024) for _ in range(4)]
+    for _ in range(pairs):
+        bytes(1000)
+    del kept
+
+
+def _replayed(
+    tmp_path: Path, call: Callable[[], None]
+) -> tuple[int, int, list[tuple[int, Measurement]], Any]:
+    """One call recorded between boundary marks, then replayed from its capture file.
 
     Returns the records read, the most bytes the replay had allocated at once (traced by
     tracemalloc, whatever the replay keeps them in), its results and its stats.
@@ -77,13 +86,11 @@ def _churn(tmp_path: Path, pairs: int) -> tuple[int, int, list[tuple[int, Measur
 
     from pytest_memray.backends import memray_backend
 
-    path = tmp_path / f"churn-{pairs}.bin"
+    path = tmp_path / "call.bin"
+    path.unlink(missing_ok=True)
     with memray.Tracker(path, file_format=memray.FileFormat.ALL_ALLOCATIONS):
         memray_backend._place_mark(memray_backend._MARK_BASE)
-        kept = [bytearray(64 * 1024) for _ in range(4)]
-        for _ in range(pairs):
-            bytes(1000)
-        del kept
+        call()
         memray_backend._place_mark(memray_backend._MARK_BASE + memray_backend._MARK_STEP)
     read = 0
 
@@ -105,7 +112,7 @@ def _churn(tmp_path: Path, pairs: int) -> tuple[int, int, list[tuple[int, Measur
 
 
 def test_replay_holds_what_is_alive_not_every_record(tmp_path: Path) -> None:
-    read, _, results, stats = _churn(tmp_path, 50_000)
+    read, _, results, stats = _replayed(tmp_path, lambda: _churn(50_000))
     assert read > 100_000  # every allocation and every free was read ...
     assert stats.calls == 1
     assert stats.most_held < 100  # ... but only what was alive at once was held
@@ -115,13 +122,29 @@ def test_replay_holds_what_is_alive_not_every_record(tmp_path: Path) -> None:
 
 
 def test_replay_memory_does_not_grow_with_the_allocations(tmp_path: Path) -> None:
-    small = _churn(tmp_path, 2_000)
-    large = _churn(tmp_path, 60_000)
+    small = _replayed(tmp_path, lambda: _churn(2_000))
+    large = _replayed(tmp_path, lambda: _churn(60_000))
     assert large[0] > 20 * small[0]
     assert large[3].most_held == small[3].most_held
     # Holding each of the 120,000 records would take megabytes; what is alive takes the same.
     assert large[1] < small[1] + 64 * 1024, (small[1], large[1])
     assert large[2][0][1].peak_bytes == small[2][0][1].peak_bytes
+
+
+def test_allocations_held_for_long_are_held_compactly(tmp_path: Path) -> None:
+    """20,000 blocks kept after an earlier, higher peak: all are held until the end of the
+    call. A memray record takes about 430 bytes; the replay must not keep one for each."""
+
+    def call() -> None:
+        spike = bytearray(64 * MIB)
+        del spike
+        kept = [bytes(1000) for _ in range(20_000)]
+        del kept
+
+    _, most_bytes, results, stats = _replayed(tmp_path, call)
+    assert stats.most_held >= 20_000
+    assert most_bytes / stats.most_held < 250, most_bytes / stats.most_held
+    assert results[0][1].peak_sites[0].size >= 64 * MIB
 
 
 def test_allocations_kept_below_an_earlier_peak_then_past_it() -> None:
