@@ -126,7 +126,8 @@ def test_replay_memory_does_not_grow_with_the_allocations(tmp_path: Path) -> Non
     small = _replayed(tmp_path, lambda: _churn(2_000))
     large = _replayed(tmp_path, lambda: _churn(60_000))
     assert large[0] > 20 * small[0]
-    assert large[3].most_held == small[3].most_held
+    # a pymalloc arena more or less may be alive, not thousands of blocks
+    assert large[3].most_held <= small[3].most_held + 8
     # Holding each of the 120,000 records would take megabytes; what is alive takes the same.
     assert large[1] < small[1] + 64 * 1024, (small[1], large[1])
     assert large[2][0][1].peak_bytes == small[2][0][1].peak_bytes
