@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .helpers import Runner, requires_memray
@@ -16,3 +18,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def runner(pytester: pytest.Pytester, backend: str) -> Runner:
     return Runner(pytester, backend)
+
+
+@pytest.fixture
+def trackers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every memray Tracker made from now on, in this process."""
+    import memray
+
+    made: list[object] = []
+    real = memray.Tracker
+
+    def counting(*args: Any, **kwargs: Any) -> object:
+        tracker = real(*args, **kwargs)
+        made.append(tracker)
+        return tracker
+
+    monkeypatch.setattr(memray, "Tracker", counting)
+    return made

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import pytest
 
@@ -45,23 +44,6 @@ def pytest_runtest_setup(item):
     if item.name == os.environ.get("MARKS_STOP_FITTING_AT"):
         _squeeze()
 """
-
-
-@pytest.fixture
-def trackers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every memray Tracker made from now on, in this process."""
-    import memray
-
-    made: list[object] = []
-    real = memray.Tracker
-
-    def counting(*args: Any, **kwargs: Any) -> object:
-        tracker = real(*args, **kwargs)
-        made.append(tracker)
-        return tracker
-
-    monkeypatch.setattr(memray, "Tracker", counting)
-    return made
 
 
 UNMARKED = "\n".join(

@@ -7,11 +7,15 @@ Two ways of tracking a test call, with the same figures:
   file. Starting and stopping a Tracker costs several milliseconds (memray patches the symbol
   tables of every loaded library each time), so paying it once per batch instead of once per
   test is what makes ``--memray`` cheap. Each call is bracketed by two *boundary marks*:
-  zero-filled ``bytes`` objects of sizes no test makes (256 MiB and more, allocated with
-  ``calloc``, so no page is touched) that are freed at once. When the batch closes, the file is
-  replayed: between the marks of a call, allocations made in the call are added up and their
-  frees taken off, which gives the same high-water mark, the same allocations alive at it and
-  the same count as a Tracker of its own would. Allocations from before the call that are freed
+  zero-filled ``bytes`` objects of 256 MiB and more (allocated with ``calloc``, so no page is
+  touched), each of its own size, made by :func:`_place_mark` and freed at once. A record is a
+  mark only if it has the expected size *and* its innermost frame is :func:`_place_mark`, so a
+  test allocating that very size is not taken for a boundary. When the batch closes, the file
+  is replayed as one stream (:func:`replay`): between the marks of a call, allocations made in
+  the call are added up and their frees taken off, which gives the same high-water mark, the
+  same allocations alive at it and the same count as a Tracker of its own would. Only what the
+  call has alive, and what was alive at its peak so far, is held: memory follows what a test
+  keeps, not how many allocations it makes. Allocations from before the call that are freed
   during it are ignored, as a Tracker started at the call would not have seen them either.
 * **One Tracker per call**, writing an aggregated capture file that is read back at once: for
   tests whose markers need the result right away, for ``limit_leaks`` (which needs native
@@ -26,9 +30,9 @@ import json
 import os
 import resource
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import memray
 
@@ -63,15 +67,12 @@ _MARK_STEP = 4096
 #: A batch is closed and replayed after this many calls, to bound its file and replay.
 BATCH_SIZE = 500
 
-_FREES = frozenset(
-    int(kind)
-    for kind in (
-        memray.AllocatorType.FREE,
-        memray.AllocatorType.PYMALLOC_FREE,
-        memray.AllocatorType.MUNMAP,
-    )
+_SMALL_FREES = frozenset(
+    int(kind) for kind in (memray.AllocatorType.FREE, memray.AllocatorType.PYMALLOC_FREE)
 )
 _MUNMAP = int(memray.AllocatorType.MUNMAP)
+_MMAP = int(memray.AllocatorType.MMAP)
+_FREES = _SMALL_FREES | {_MUNMAP}
 #: Room a capture file must have had left to be trusted (see :func:`storage_problem`).
 _WRITE_MARGIN = 1024 * 1024
 
@@ -123,54 +124,231 @@ def _sites(records: Iterable[Any], depth: int, native: bool) -> list[AllocationS
     return sites
 
 
-def replay_call(records: Sequence[Any], test_thread: int, depth: int, native: bool) -> Measurement:
-    """The measurement of one call from the raw records made between its boundary marks."""
-    live: dict[int, int] = {}
-    current = peak = 0
-    peak_at = -1
-    for index, record in enumerate(records):
-        if record.allocator in _FREES:
-            size = live.pop(record.address, None)
-            if size is None:
-                continue  # allocated before the call
-            if record.allocator == _MUNMAP and 0 < record.size < size:
-                live[record.address] = size - record.size  # a partial unmap
-                size = record.size
-            current -= size
-        else:
-            live[record.address] = record.size
-            current += record.size
-            if current > peak:
-                peak, peak_at = current, index
-    # Second pass: what was alive at the peak, grouped like memray groups it.
-    at_peak: dict[int, Any] = {}
-    for record in records[: peak_at + 1]:
-        if record.allocator in _FREES:
-            at_peak.pop(record.address, None)
-        else:
-            at_peak[record.address] = record
-    groups: dict[tuple[int, int, int], list[Any]] = {}
-    for record in at_peak.values():
-        key = (record.stack_id, record.native_stack_id if native else 0, record.tid)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [record, 0, 0]
-            group = groups[key]
-        group[1] += record.size
-        group[2] += 1
-    sites = [
-        AllocationSite(
-            size=size, allocations=count, stack=_stack(first, depth, native), thread_id=tid
-        )
-        for (_, _, tid), (first, size, count) in groups.items()
-    ]
-    sites.sort(key=lambda site: site.size, reverse=True)
-    return Measurement(
-        peak_bytes=peak,
-        allocation_count=sum(site.allocations for site in sites),
-        peak_sites=sites,
-        test_thread_id=test_thread,
+class ReplayStats(NamedTuple):
+    """How much a replay held at once: the figure that must not grow with the records read."""
+
+    #: Most allocations held at any one time: those alive in the current call, plus those
+    #: that were alive at its peak so far and have been freed since.
+    most_held: int
+    #: Calls whose two boundary marks were found.
+    calls: int
+
+
+def _is_mark(record: Any) -> bool:
+    """Whether an allocation of a mark's size was made by :func:`_place_mark`.
+
+    Only records of exactly a mark's size get here, so the stack is looked at rarely; a test
+    that allocates the same size from its own code is not taken for a boundary.
+    """
+    frames = record.stack_trace(max_stacks=1)
+    return bool(frames) and frames[0][:2] == _MARK_FRAME
+
+
+#: How memray names the innermost frame of a boundary mark: function and source file.
+_MARK_FRAME = (_place_mark.__code__.co_name, _place_mark.__code__.co_filename)
+
+
+def replay(
+    records: Iterable[Any], depth: int, native: bool
+) -> tuple[list[tuple[int, Measurement]], ReplayStats]:
+    """Measurements of the calls in a batch's raw records, as ``(call index, measurement)``.
+
+    The records are read once, as a stream. Within a call only the allocations it has alive
+    are held, plus those alive at its peak so far and freed since (see :class:`_Call`), so
+    memory follows what the test keeps alive, not how many allocations it makes. The stats
+    say how many were held at most.
+    """
+    results: list[tuple[int, Measurement]] = []
+    most_held = 0
+    stream = iter(records)
+    call = 0
+    opening = _mark_size(0)
+    for record in stream:
+        # Between calls: only the next call's opening mark matters.
+        if record.size == opening and record.allocator not in _FREES and _is_mark(record):
+            outcome = _replay_call(stream, _mark_size(2 * call + 1), depth, native, record)
+            if outcome is None:
+                break  # the file ended inside the call: its closing mark was never placed
+            measurement, held = outcome
+            results.append((call, measurement))
+            most_held = max(most_held, held)
+            call += 1
+            opening = _mark_size(2 * call)
+    return results, ReplayStats(most_held=most_held, calls=len(results))
+
+
+#: A compacted allocation is one int: its size shifted left by this, plus its location.
+_LOC_BITS = 32
+_LOC_MASK = (1 << _LOC_BITS) - 1
+#: Records held as they are before they are compacted into ints.
+_RECENT_LIMIT = 4096
+
+
+class _Call:
+    """What the replay holds for the call being read: only allocations alive now or at the peak.
+
+    ``before`` holds the call's allocations made up to its peak so far and still alive,
+    ``recent`` and ``after`` those made since, ``gone`` those alive at the peak and freed
+    since. What was alive at the peak is then ``before`` and ``gone``; a new peak moves
+    ``recent`` and ``after`` into ``before`` and forgets ``gone``.
+
+    ``recent`` maps an address to its memray record: most allocations are freed soon, and
+    those cost no more than reading them. The others, once the peak moves past them or once
+    ``recent`` fills up, are compacted into one int each, size and location (stack and
+    thread) packed together, a third of a record's memory; ``locations`` keeps one record
+    per location, for its stack. ``maps`` holds the addresses of the mappings among them.
+    """
+
+    __slots__ = (
+        "after",
+        "before",
+        "gone",
+        "location_ids",
+        "locations",
+        "maps",
+        "native",
+        "recent",
     )
+
+    def __init__(self, native: bool) -> None:
+        self.native = native
+        self.recent: dict[int, Any] = {}
+        self.after: dict[int, int] = {}
+        self.before: dict[int, int] = {}
+        self.gone: dict[int, int] = {}
+        self.maps: set[int] = set()
+        self.location_ids: dict[tuple[int, int, int], int] = {}
+        self.locations: list[Any] = []
+
+    def held(self) -> int:
+        return len(self.recent) + len(self.after) + len(self.before) + len(self.gone)
+
+    def compact(self, into: dict[int, int]) -> None:
+        """Move ``recent`` into ``into`` as ints."""
+        ids, locations, native = self.location_ids, self.locations, self.native
+        for address, record in self.recent.items():
+            key = (record.stack_id, record.native_stack_id if native else 0, record.tid)
+            where = ids.get(key)
+            if where is None:
+                where = ids[key] = len(locations)
+                locations.append(record)
+            into[address] = record.size << _LOC_BITS | where
+        self.recent.clear()
+
+    def new_peak(self) -> None:
+        self.compact(self.before)
+        if self.after:
+            self.before.update(self.after)
+            self.after.clear()
+        if self.gone:
+            self.gone.clear()
+
+    def unmap(self, start: int, length: int) -> int:
+        """Take ``[start, start + length)`` off the call's mappings; returns the bytes unmapped.
+
+        A mapping cut at one end or in the middle leaves pieces, each counted as an
+        allocation of the same stack (as memray counts them). Mappings made before the
+        call are not the call's: ignored.
+        """
+        self.compact(self.after)
+        end = start + length
+        freed = 0
+        for address in [a for a in self.maps if a < end]:
+            entry = self.after.get(address)
+            if entry is None:
+                entry = self.before[address]
+            size = entry >> _LOC_BITS
+            if address + size <= start:
+                continue
+            if self.after.pop(address, None) is None:
+                self.gone[address] = self.before.pop(address)
+            self.maps.discard(address)
+            cut_from, cut_to = max(address, start), min(address + size, end)
+            freed += cut_to - cut_from
+            for piece_from, piece_to in ((address, cut_from), (cut_to, address + size)):
+                if piece_to > piece_from:
+                    where = entry & _LOC_MASK
+                    self.after[piece_from] = (piece_to - piece_from) << _LOC_BITS | where
+                    self.maps.add(piece_from)
+        return freed
+
+    def measurement(self, peak: int, opening: Any, depth: int) -> Measurement:
+        """What was alive at the peak, grouped like memray groups it: by stack and thread."""
+        sizes = [0] * len(self.locations)
+        counts = [0] * len(self.locations)
+        for entries in (self.before, self.gone):
+            for entry in entries.values():
+                sizes[entry & _LOC_MASK] += entry >> _LOC_BITS
+                counts[entry & _LOC_MASK] += 1
+        sites = [
+            AllocationSite(
+                size=sizes[where],
+                allocations=counts[where],
+                stack=_stack(record, depth, self.native),
+                thread_id=int(record.tid),
+            )
+            for where, record in enumerate(self.locations)
+            if counts[where]
+        ]
+        sites.sort(key=lambda site: site.size, reverse=True)
+        return Measurement(
+            peak_bytes=peak,
+            allocation_count=sum(counts),
+            peak_sites=sites,
+            test_thread_id=int(opening.tid),
+        )
+
+
+def _replay_call(
+    stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
+) -> Optional[tuple[Measurement, int]]:
+    """Read one call's records up to its closing mark; None if the stream ends first."""
+    call = _Call(native)
+    recent, after, before, gone, maps = call.recent, call.after, call.before, call.gone, call.maps
+    current = peak = 0
+    most_held = 0
+    settled = 0  # allocations held as ints: all but ``recent``
+    frees, munmap, mmap, bits, limit = _SMALL_FREES, _MUNMAP, _MMAP, _LOC_BITS, _RECENT_LIMIT
+    # Each attribute of a memray record is built on access: read only those needed.
+    for record in stream:
+        kind = record.allocator
+        if kind in frees:
+            address = record.address
+            fresh = recent.pop(address, None)
+            if fresh is not None:
+                current -= fresh.size
+                continue
+            old = after.pop(address, None)
+            if old is None:
+                old = before.pop(address, None)
+                if old is None:
+                    continue  # allocated before the call
+                gone[address] = old
+            else:
+                settled -= 1
+            current -= old >> bits
+        elif kind == munmap:
+            current -= call.unmap(record.address, record.size)
+            settled = call.held()
+            most_held = max(most_held, settled)
+        else:
+            address, size = record.address, record.size
+            if size == closing and _is_mark(record):
+                return call.measurement(peak, opening, depth), most_held
+            recent[address] = record
+            if kind == mmap:
+                maps.add(address)
+            current += size
+            if current > peak:
+                peak = current
+                call.new_peak()
+                settled = len(before)
+            elif len(recent) > limit:
+                call.compact(after)
+                settled = call.held()
+            if len(recent) + settled > most_held:
+                most_held = len(recent) + settled
+    return None
 
 
 def storage_problem(path: Path) -> Optional[str]:
@@ -279,47 +457,29 @@ def _describe_batch(path: Path, first: int, depth: int, show_native: bool) -> No
 def replay_batch(
     path: Path, first: int, calls: Optional[int], depth: int, native: bool
 ) -> list[tuple[int, Outcome]]:
-    """One outcome per call recorded in the batch file at ``path``.
+    """One outcome per call recorded in the batch file at ``path``; call ``n`` has the
+    handle ``first + n``.
 
-    A call whose closing mark is missing (the process died in it) gets no outcome; with
-    ``calls`` given, every call up to it that has none is reported as not measured.
+    A call whose closing mark is missing (the process died in it, or memray could not write
+    any more) gets no figures; with ``calls`` given, every call up to it that has none is
+    reported as not measured, with the reason.
     """
     results: list[tuple[int, Outcome]] = []
+    reason = "memray's capture file ended before this test's end (the disk may be full)"
     try:
         reader = memray.FileReader(path)
     except (OSError, RuntimeError, ValueError) as exc:
         reason = f"memray could not read its capture file ({exc})"
-        return [(first + call, NotMeasured(reason)) for call in range(calls or 0)]
-    try:
-        expected = 0
-        next_size = _mark_size(0)
-        window: Optional[list[Any]] = None
-        test_thread = 0
-        for record in reader.get_allocation_records():
-            if record.size == next_size and record.allocator not in _FREES:
-                if expected % 2 == 0:
-                    window, test_thread = [], int(record.tid)
-                elif window is not None:
-                    measurement = replay_call(window, test_thread, depth, native)
-                    results.append((first + expected // 2, measurement))
-                    window = None
-                expected += 1
-                next_size = _mark_size(expected)
-            elif window is not None:
-                window.append(record)
-    except (OSError, RuntimeError, ValueError) as exc:
-        reason = f"memray could not read its capture file to the end ({exc})"
-        done = {handle for handle, _ in results}
-        results += [
-            (first + call, NotMeasured(reason))
-            for call in range(calls or 0)
-            if first + call not in done
-        ]
-    finally:
-        reader.close()
+    else:
+        try:
+            replayed, _ = replay(reader.get_allocation_records(), depth, native)
+            results += [(first + call, measurement) for call, measurement in replayed]
+        except (OSError, RuntimeError, ValueError) as exc:
+            reason = f"memray could not read its capture file to the end ({exc})"
+        finally:
+            reader.close()
     if calls is not None and len(results) < calls:
         done = {handle for handle, _ in results}
-        reason = "memray's capture file ended before this test's end (the disk may be full)"
         results += [
             (first + call, NotMeasured(reason)) for call in range(calls) if first + call not in done
         ]
