@@ -413,3 +413,46 @@ def test_skips():
     assert tests["test_subject.py::test_xfails"]["outcome"] == "xfailed"
     assert tests["test_subject.py::test_xpasses"]["outcome"] == "xpassed"
     assert tests["test_subject.py::test_skips"]["outcome"] == "skipped"
+
+
+# -- only the test's own bytes -----------------------------------------------------------------
+
+OWN_BYTES = """
+import pytest
+
+def test_empty():
+    pass
+
+def test_empty_again():
+    pass
+
+def test_empty_with_a_fixture(tmp_path):
+    pass
+
+@pytest.mark.limit_memory("1 KB")
+def test_nine_hundred_bytes():
+    data = bytearray(900)
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["--trace-python-allocators"]], ids=["plain", "tpa"])
+def test_only_the_tests_own_bytes_are_counted(runner: Runner, flags: list[str]) -> None:
+    result = runner.run_source(
+        OWN_BYTES, "--memray", "--most-allocations=0", "--memray-json=out.json", *flags
+    )
+    result.assert_outcomes(passed=4)
+    tests = _tests(runner.pytester.path / "out.json")
+    for name in ("test_empty", "test_empty_again", "test_empty_with_a_fixture"):
+        assert tests[f"test_subject.py::{name}"]["peak_bytes"] == 0, name
+    nine_hundred = tests["test_subject.py::test_nine_hundred_bytes"]
+    # 900 bytes and the trailing NUL of the buffer; the object itself where the backend sees
+    # Python's small objects one by one (memray sees them only as arenas unless asked).
+    header = sys.getsizeof(bytearray())
+    if runner.backend == "memray" and not flags:
+        header = 0
+    assert nine_hundred["peak_bytes"] == 900 + 1 + header
+    plugin_dir = str(Path(__import__("pytest_memray").__file__).parent)
+    for test in tests.values():
+        for location in test["top_locations"]:
+            assert not location["file"].startswith(plugin_dir), location
+    assert "pytest_memray" not in result.stdout.str().split("MEMRAY REPORT")[1]

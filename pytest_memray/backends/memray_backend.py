@@ -46,6 +46,7 @@ from .interface import (
     NotMeasured,
     Outcome,
     TrackingRequest,
+    is_plugin_file,
 )
 
 CAPABILITIES = Capabilities(
@@ -109,19 +110,27 @@ def _stack(record: Any, depth: int, native: bool) -> tuple[StackFrame, ...]:
     return tuple(StackFrame(str(func), str(file), int(line)) for func, file, line in raw)
 
 
-def _sites(records: Iterable[Any], depth: int, native: bool) -> list[AllocationSite]:
-    """Neutral sites from memray's aggregated records; native frames only when ``native``."""
-    sites = [
-        AllocationSite(
-            size=int(record.size),
-            allocations=int(record.n_allocations),
-            stack=_stack(record, depth, native),
-            thread_id=int(record.tid),
+def _test_sites(
+    records: Iterable[Any], depth: int, native: bool
+) -> tuple[list[AllocationSite], int]:
+    """Neutral sites from memray's aggregated records (native frames only when ``native``),
+    largest first, and the bytes of the sites left out as the plugin's own."""
+    sites = []
+    own = 0
+    for record in records:
+        if _made_by_plugin(record):
+            own += int(record.size)
+            continue
+        sites.append(
+            AllocationSite(
+                size=int(record.size),
+                allocations=int(record.n_allocations),
+                stack=_stack(record, depth, native),
+                thread_id=int(record.tid),
+            )
         )
-        for record in records
-    ]
     sites.sort(key=lambda site: site.size, reverse=True)
-    return sites
+    return sites, own
 
 
 class ReplayStats(NamedTuple):
@@ -142,6 +151,12 @@ def _is_mark(record: Any) -> bool:
     """
     frames = record.stack_trace(max_stacks=1)
     return bool(frames) and frames[0][:2] == _MARK_FRAME
+
+
+def _made_by_plugin(record: Any) -> bool:
+    """Whether the newest Python frame of ``record`` is the plugin's own code."""
+    frames = record.stack_trace(max_stacks=1)
+    return bool(frames) and is_plugin_file(str(frames[0][1]))
 
 
 #: How memray names the innermost frame of a boundary mark: function and source file.
@@ -309,6 +324,7 @@ def _replay_call(
     most_held = 0
     settled = 0  # allocations held as ints: all but ``recent``
     frees, munmap, mmap, bits, limit = _SMALL_FREES, _MUNMAP, _MMAP, _LOC_BITS, _RECENT_LIMIT
+    plugin_stacks: dict[int, bool] = {}
     # Each attribute of a memray record is built on access: read only those needed.
     for record in stream:
         kind = record.allocator
@@ -335,6 +351,12 @@ def _replay_call(
             address, size = record.address, record.size
             if size == closing and _is_mark(record):
                 return call.measurement(peak, opening, depth), most_held
+            stack_id = record.stack_id
+            own = plugin_stacks.get(stack_id)
+            if own is None:
+                own = plugin_stacks[stack_id] = _made_by_plugin(record)
+            if own:
+                continue  # the plugin's wrapper, not the test (its free is ignored too)
             recent[address] = record
             if kind == mmap:
                 maps.add(address)
@@ -596,20 +618,20 @@ class _TrackerPerCall(ActiveTracking):
             # Native traces may be on for precise leak grouping without the user asking to see
             # native frames; they are shown only on request (--native).
             native = request.show_native_frames and bool(metadata.has_native_traces)
-            peak_sites = _sites(
+            peak_sites, own_bytes = _test_sites(
                 reader.get_high_watermark_allocation_records(merge_threads=False),
                 request.stack_depth,
                 native,
             )
             leaked: Optional[list[AllocationSite]] = None
             if request.want_leaks:
-                leaked = _sites(
+                leaked, _ = _test_sites(
                     reader.get_leaked_allocation_records(merge_threads=False),
                     request.stack_depth,
                     native,
                 )
             return Measurement(
-                peak_bytes=int(metadata.peak_memory),
+                peak_bytes=max(0, int(metadata.peak_memory) - own_bytes),
                 allocation_count=sum(site.allocations for site in peak_sites),
                 peak_sites=peak_sites,
                 leaked_sites=leaked,
