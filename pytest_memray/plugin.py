@@ -2,7 +2,7 @@
 
 ``pytest_configure`` reads the settings, chooses the backend once and registers:
 
-* :class:`~.tracking.TestTracking` (as ``memray_manager``) in every process that runs tests;
+* :class:`~.tracking.PerTestTracking` (as ``memray_manager``) in every process that runs tests;
 * :class:`~.collector.ResultCollector` and :class:`~.outputs.SessionOutputs` on the process
   that reports (a single process, or the xdist controller), the way junit-xml registers its
   writer;
@@ -36,7 +36,7 @@ from .outputs import SessionOutputs
 from .results import MemoryResult
 from .scratch import new_session_folder, remove, remove_abandoned
 from .settings import Settings, add_options, read_settings
-from .tracking import MEMORY_PROBLEM_ATTR, PytestMemrayWarning, TestTracking
+from .tracking import MEMORY_PROBLEM_ATTR, PerTestTracking, PytestMemrayWarning
 from .xdist_support import ControllerReceiver, is_worker, send_from_worker, worker_scratch
 
 #: The published plugin's registration name: ``-p no:memray_manager`` and
@@ -98,7 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
         else:
             send_from_worker(config, results)
 
-    tracking = TestTracking(
+    tracking = PerTestTracking(
         settings,
         choice.backend,
         results_at_once=gate is not None or _results_needed_at_once(config),

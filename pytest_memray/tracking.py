@@ -49,10 +49,8 @@ class PytestMemrayWarning(pytest.PytestWarning):
     """A backend cannot do what was asked; the plugin did the nearest thing instead."""
 
 
-class TestTracking:
+class PerTestTracking:
     """The per-test hooks, for one session and its backend."""
-
-    __test__ = False  # a plugin class, not a test class
 
     def __init__(
         self,
@@ -188,7 +186,7 @@ class TestTracking:
             return report
         del item.stash[_call_key]
         try:
-            self._judge(item, report, state)
+            self._give_verdict(item, report, state)
         except Exception as exc:  # never let a bug here end the session
             _fail(
                 report,
@@ -201,7 +199,7 @@ class TestTracking:
         self._send(report)
         return report
 
-    def _judge(self, item: pytest.Item, report: pytest.TestReport, state: CallState) -> None:
+    def _give_verdict(self, item: pytest.Item, report: pytest.TestReport, state: CallState) -> None:
         limit, outcome = state.limit, state.outcome
         if state.handle is not None:
             setattr(report, HANDLE_ATTR, state.handle)

@@ -336,10 +336,10 @@ def test_fail_on_increase_without_the_cache_plugin_warns_once(runner: Runner) ->
 
 def test_manager_registered_as_memray_manager(runner: Runner) -> None:
     source = """
-from pytest_memray.tracking import TestTracking
+from pytest_memray.tracking import PerTestTracking
 
 def test_registered(request):
-    assert isinstance(request.config.pluginmanager.get_plugin("memray_manager"), TestTracking)
+    assert isinstance(request.config.pluginmanager.get_plugin("memray_manager"), PerTestTracking)
 """
     runner.run_source(source).assert_outcomes(passed=1)
 

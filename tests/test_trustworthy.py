@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+import pytest_memray
+
 from .helpers import Runner, report_blocks, requires_memray, requires_xdist
 
 MIB = 1024 * 1024
@@ -278,6 +280,8 @@ KINDS = '''
 import unittest
 import pytest
 
+import pytest_memray
+
 class TestCaseKind(unittest.TestCase):
     def setUp(self):
         self.pad = bytearray(1024)
@@ -306,6 +310,8 @@ def double(x):
 
 CUSTOM_ITEMS = """
 import pytest
+
+import pytest_memray
 
 class DataItem(pytest.Item):
     def runtest(self):
@@ -381,6 +387,8 @@ def test_capture_file_of_a_test_with_a_very_long_id(
     source = f"""
 import pytest
 
+import pytest_memray
+
 @pytest.mark.parametrize("value", ["{"v" * 300}"])
 def test_long(value):
     data = bytearray(1024 * 1024)
@@ -396,6 +404,8 @@ def test_long(value):
 def test_xfail_and_xpass_have_their_own_outcomes(runner: Runner) -> None:
     source = """
 import pytest
+
+import pytest_memray
 
 @pytest.mark.xfail(reason="known")
 def test_xfails():
@@ -419,6 +429,8 @@ def test_skips():
 
 OWN_BYTES = """
 import pytest
+
+import pytest_memray
 
 def test_empty():
     pass
@@ -451,7 +463,7 @@ def test_only_the_tests_own_bytes_are_counted(runner: Runner, flags: list[str]) 
     if runner.backend == "memray" and not flags:
         header = 0
     assert nine_hundred["peak_bytes"] == 900 + 1 + header
-    plugin_dir = str(Path(__import__("pytest_memray").__file__).parent)
+    plugin_dir = str(Path(pytest_memray.__file__ or "").parent)
     for test in tests.values():
         for location in test["top_locations"]:
             assert not location["file"].startswith(plugin_dir), location
