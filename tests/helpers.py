@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ def _threads_start() -> bool:
 
 requires_threads = pytest.mark.skipif(
     not _threads_start(), reason="threads cannot start on this platform"
+)
+requires_subprocess = pytest.mark.skipif(
+    sys.platform in ("emscripten", "wasi"), reason="processes cannot be started on WebAssembly"
 )
 requires_xdist = pytest.mark.skipif(
     importlib.util.find_spec("xdist") is None, reason="needs pytest-xdist"

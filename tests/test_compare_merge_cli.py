@@ -12,6 +12,7 @@ import pytest
 from pytest_memray.__main__ import main
 
 from .gate_documents import Peak, document, write
+from .helpers import requires_subprocess
 
 MB = 1024**2
 
@@ -291,6 +292,7 @@ def test_merge_reports_an_unwritable_output(
     assert "cannot be written" in err
 
 
+@requires_subprocess
 def test_runs_as_a_module(pair: tuple[str, str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest_memray", "compare", *pair, "--format", "markdown"],

@@ -200,6 +200,10 @@ def _commands(text: str, start: str) -> list[str]:
     return lines
 
 
+@pytest.mark.skipif(
+    sys.platform in ("win32", "emscripten", "wasi"),
+    reason="runs the docs' bash commands in processes of their own",
+)
 def test_the_docs_example_runs_as_written_against_the_demo_suite(
     tmp_path: Path, backend: str
 ) -> None:

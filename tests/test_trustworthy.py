@@ -14,10 +14,19 @@ import pytest
 
 import pytest_memray
 
-from .helpers import Runner, report_blocks, requires_memray, requires_xdist
+from .helpers import (
+    Runner,
+    report_blocks,
+    requires_memray,
+    requires_subprocess,
+    requires_xdist,
+)
 
 MIB = 1024 * 1024
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="signals and rlimits are POSIX")
+posix_only = pytest.mark.skipif(
+    sys.platform in ("win32", "emscripten", "wasi"),
+    reason="needs POSIX processes, signals and rlimits",
+)
 
 
 def _document(path: Path) -> dict[str, Any]:
@@ -129,6 +138,7 @@ def test_ctrl_c_keeps_every_finished_test(
             assert test["outcome"] != "passed", test
 
 
+@requires_subprocess
 def test_a_test_interrupted_by_keyboard_interrupt_is_never_recorded_as_passed(
     pytester: pytest.Pytester, backend: str
 ) -> None:
