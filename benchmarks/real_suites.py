@@ -829,7 +829,7 @@ def target_section(
     if plain and plain[0].outcomes is not None:
         counts = count_outcomes(plain[0].outcomes)
         listed = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
-        parts.extend(["", f"Plain outcomes (repeat 1): {listed}."])
+        parts.extend(["", f"Plain outcomes (repeat {plain[0].repeat + 1}): {listed}."])
     lines = diff_lines(target.name, diffs, configs, repeats)
     parts.append("")
     if lines:
