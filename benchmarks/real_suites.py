@@ -999,6 +999,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 versions[f"{key}-{flavour}"] = {"error": str(error).splitlines()[0]}
     minutes = (time.monotonic() - clock) / 60
     report = [
+        "## Real suites and synthetic cases (benchmarks/real_suites.py)",
+        "",
         f"Medians of {args.repeat} repeat(s); configurations interleaved in each repeat (order "
         f"rotated by one per repeat); {args.warmup} unmeasured plain warm-up run(s) per target. "
         "Wall time is measured around the pytest process; CPU and peak RSS come from os.wait4 "
