@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from pytest_memray.backends.selection import memray_unavailable_reason
 
+from pytest_memray.backends.builtin import memray_unavailable_reason
+from pytest_memray.backends.registry import registered_backends
 from pytest_memray.settings import add_options
 
 DOCS = Path(__file__).resolve().parent
@@ -324,7 +325,7 @@ class _Recorder:
 def registered_names() -> tuple[list[str], list[str]]:
     """The plugin's command-line options and ini keys, as it registers them."""
     recorder = _Recorder()
-    add_options(cast(pytest.Parser, recorder))
+    add_options(cast(pytest.Parser, recorder), registered_backends())
     return recorder.options, recorder.ini
 
 
