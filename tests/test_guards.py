@@ -1,0 +1,268 @@
+"""Guards: behaviour that a plausible edit of the plugin would break while every other test
+stays green. Each test names the code it guards; each was seen to fail with that code broken."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .helpers import Runner, requires_threads
+
+#: The object census compares ids when objects are frozen already; a conftest that freezes
+#: the objects of the process at import puts the census in that mode.
+CENSUS_MODES = pytest.mark.parametrize("census", ["freeze", "ids"])
+_FREEZING_CONFTEST = """
+import gc
+
+gc.freeze()
+
+def pytest_unconfigure():
+    gc.unfreeze()  # the run is in-process: give the objects back
+"""
+
+
+def _census_mode(runner: Runner, census: str) -> None:
+    if census == "ids":
+        runner.pytester.makeconftest(_FREEZING_CONFTEST)
+
+
+# -- the collections around the object census (leaked_objects.ObjectCensus) -------------------
+
+
+@CENSUS_MODES
+def test_garbage_made_by_the_call_is_not_leaked(runner: Runner, census: str) -> None:
+    """Guards the collection in ``new_survivors``: a reference cycle that the test dropped is
+    garbage, not a leak, even though no collection ran before the census looked."""
+    _census_mode(runner, census)
+    source = """
+import pytest
+
+class Node:
+    pass
+
+@pytest.mark.limit_leaked_objects()
+def test_drops_cycles():
+    for _ in range(10):
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+    del first, second
+"""
+    result = runner.run_source(source)
+    result.assert_outcomes(passed=1)
+
+
+@CENSUS_MODES
+def test_garbage_from_before_the_call_hides_no_leak(runner: Runner, census: str) -> None:
+    """Guards the collection in ``ObjectCensus.__init__``: garbage alive when the census
+    begins is freed during the call, and the objects the test then leaks (which take the
+    freed addresses) are all reported, not taken for objects from before the call."""
+    _census_mode(runner, census)
+    source = """
+import gc
+
+import pytest
+
+class Node:  # a size of its own, so that freed Nodes are what new Nodes reuse
+    __slots__ = ("other",) + tuple(f"pad{i}" for i in range(40))
+
+KEPT = []
+BALLAST = []  # keeps the memory blocks of the garbage in use, so that they are reused
+
+@pytest.fixture
+def garbage():
+    gc.disable()  # so that the cycles are still there when the call begins
+    for _ in range(250):
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        BALLAST.append(Node())
+    del first, second
+    yield
+    gc.enable()
+
+@pytest.mark.limit_leaked_objects()
+def test_leaks_after_a_collection(garbage):
+    gc.collect()
+    KEPT.extend([Node() for _ in range(500)])
+"""
+    result = runner.run_source(source)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Test leaked 500 objects*", "*- test_subject.Node: 500*"])
+
+
+# -- limit_leaks adds up the threads (markers.LeaksLimit.check) -------------------------------
+
+
+@requires_threads
+def test_one_stack_leaking_from_two_threads_is_one_location(runner: Runner) -> None:
+    """Guards the merging of threads in ``limit_leaks``: two threads run the same code, each
+    leaking 2 MiB; the location leaked 4 MiB, over the 3 MB limit. memray tells the threads
+    apart and must add them up; tracemalloc does not know threads and sees one site anyway."""
+    source = """
+import threading
+
+import pytest
+
+KEPT = []
+
+def leak():
+    KEPT.append(bytearray(2 * 1024 * 1024))
+
+@pytest.mark.limit_leaks("3 MB")
+def test_two_threads_leak():
+    for _ in range(2):
+        thread = threading.Thread(target=leak)
+        thread.start()
+        thread.join()
+"""
+    result = runner.run_source(source)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*Test was allowed to leak 3.0MiB per location but at least one location leaked more*",
+            "*- 4.0MiB leaked here:",
+            "*leak:*test_subject.py:8",
+        ]
+    )
+
+
+# -- the census leaves the plugin's own objects out (InstrumentedCall.leave) -----------------
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [(), ("--memray",), ("--junitxml=x.xml",), ("--memray", "--junitxml=x.xml")],
+    ids=["plain", "memray", "junitxml", "memray-junitxml"],
+)
+def test_a_call_that_creates_nothing_leaks_no_object(
+    runner: Runner, flags: tuple[str, ...]
+) -> None:
+    """Guards the census' ``exclude=`` list: what the plugin keeps about the call (the call,
+    its state, the backend's tracking) is not the test's."""
+    source = """
+import pytest
+
+@pytest.mark.limit_leaked_objects()
+def test_nothing():
+    pass
+
+@pytest.mark.limit_leaked_objects()
+def test_allocates_and_frees():
+    data = [bytearray(1024) for _ in range(100)]
+    del data
+"""
+    result = runner.run_source(source, *flags)
+    result.assert_outcomes(passed=2)
+
+
+# -- a rerun starts with no outcome (collector.ResultCollector.pytest_runtest_logstart) -------
+
+#: Reruns a failing test the way pytest-rerunfailures does: every run is logged, a failed run
+#: that is retried with the outcome "rerun" (flaky, by contrast, logs only the last run).
+_RERUNNING_CONFTEST = """
+import pytest
+
+RUNS = 3
+
+def run_once(item, nextitem):
+    # Not _pytest.runner.runtestprotocol: flaky, loaded by the outer session, patches the
+    # function it calls.
+    if not getattr(item, "_request", True):
+        item._initrequest()
+    reports = []
+    steps = [
+        ("setup", item.ihook.pytest_runtest_setup, {}),
+        ("call", item.ihook.pytest_runtest_call, {}),
+        ("teardown", item.ihook.pytest_runtest_teardown, {"nextitem": nextitem}),
+    ]
+    for when, hook, kwargs in steps:
+        if when == "call" and not reports[0].passed:
+            continue
+        call = pytest.CallInfo.from_call(
+            lambda: hook(item=item, **kwargs), when=when, reraise=(KeyboardInterrupt,)
+        )
+        reports.append(item.ihook.pytest_runtest_makereport(item=item, call=call))
+    item._request = False
+    item.funcargs = None
+    return reports
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    for attempt in range(RUNS):
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = run_once(item, nextitem)
+        retried = attempt < RUNS - 1 and any(report.failed for report in reports)
+        for report in reports:
+            if retried and report.failed:
+                report.outcome = "rerun"
+            item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        if not retried:
+            return True
+    return True
+
+def pytest_report_teststatus(report):
+    if report.outcome == "rerun":
+        return "rerun", "R", "RERUN"
+"""
+
+
+def _json_outcomes(runner: Runner) -> dict[str, str]:
+    document = json.loads((runner.pytester.path / "out.json").read_text(encoding="utf-8"))
+    return {test["nodeid"]: test["outcome"] for test in document["tests"]}
+
+
+@pytest.mark.parametrize(
+    ("passes_when", "expected"),
+    [
+        pytest.param("len(RUNS) == 2", "passed", id="fails-then-passes"),
+        pytest.param("False", "failed", id="always-fails"),
+    ],
+)
+def test_json_outcome_is_the_last_runs(runner: Runner, passes_when: str, expected: str) -> None:
+    """Guards the reset of a test's outcome when it is run again: the JSON holds the outcome
+    of the last run, not the worst of all runs."""
+    runner.pytester.makeconftest(_RERUNNING_CONFTEST)
+    source = f"""
+RUNS = []
+
+def test_rerun():
+    RUNS.append(None)
+    data = bytearray(1024 * 1024)
+    assert {passes_when}
+"""
+    runner.write(source)
+    result = runner.run("--memray", "--memray-json=out.json", "-p", "no:flaky")
+    assert result.ret == (0 if expected == "passed" else 1)
+    assert _json_outcomes(runner) == {"test_subject.py::test_rerun": expected}
+
+
+_FLAKY = """
+from flaky import flaky
+
+RUNS = []
+
+@flaky(max_runs={max_runs}, min_passes={min_passes})
+def test_flaky():
+    RUNS.append(None)
+    data = bytearray(1024 * 1024)
+    assert {passes_when}
+"""
+
+
+@pytest.mark.parametrize(
+    ("max_runs", "min_passes", "passes_when", "expected"),
+    [
+        pytest.param(3, 1, "len(RUNS) == 3", "passed", id="fails-twice-then-passes"),
+        pytest.param(2, 2, "len(RUNS) == 1", "failed", id="passes-then-fails"),
+    ],
+)
+def test_flaky_json_outcome_is_the_final_one(
+    runner: Runner, max_runs: int, min_passes: int, passes_when: str, expected: str
+) -> None:
+    """With flaky, which logs only the run that decides, the JSON holds that run's outcome."""
+    pytest.importorskip("flaky")
+    runner.write(_FLAKY.format(max_runs=max_runs, min_passes=min_passes, passes_when=passes_when))
+    result = runner.run("--memray", "--memray-json=out.json")
+    assert result.ret == (0 if expected == "passed" else 1)
+    assert _json_outcomes(runner) == {"test_subject.py::test_flaky": expected}
