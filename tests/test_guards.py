@@ -201,6 +201,36 @@ def test_frozen_as_before():
     result.assert_outcomes(passed=2)
 
 
+def test_an_instance_and_its_dict_are_one_leaked_object(runner: Runner) -> None:
+    """Guards the census counting an instance's ``__dict__`` as part of the instance (CPython
+    3.11+ makes that dict only when it is asked for)."""
+    source = """
+import pytest
+
+class Kept:
+    pass
+
+KEPT = []
+
+@pytest.mark.limit_leaked_objects()
+def test_keeps_one():
+    kept = Kept()
+    kept.__dict__.update(items=[])  # a dict holding a container: the collector tracks it
+    KEPT.append(kept)
+"""
+    result = runner.run_source(source)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*Test leaked 2 objects*",
+            "Leaked objects by type:",
+            "*- list: 1",
+            "*- test_subject.Kept: 1",
+        ]
+    )
+    assert "- dict:" not in result.stdout.str()
+
+
 # -- limit_leaks adds up the threads (markers.LeaksLimit.check) -------------------------------
 
 
