@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .helpers import Runner, requires_threads
+from .helpers import Runner, requires_memray, requires_threads, requires_xdist
 
 #: The object census compares ids when objects are frozen already; a conftest that freezes
 #: the objects of the process at import puts the census in that mode.
@@ -413,3 +413,42 @@ def test_flaky_json_outcome_is_the_final_one(
     result = runner.run("--memray", "--memray-json=out.json")
     assert result.ret == (0 if expected == "passed" else 1)
     assert _json_outcomes(runner) == {"test_subject.py::test_flaky": expected}
+
+
+# -- a crashed worker's results are recovered for its tests (collector.worker_of) ------------
+
+
+@requires_xdist
+@requires_memray
+def test_figures_of_a_crashed_workers_finished_test_are_recovered(
+    pytester: pytest.Pytester,
+) -> None:
+    """Guards ``worker_of``, which ties a pending test to the worker that ran it: memray
+    batches the figures of unmarked tests, so when the worker dies they are still on its
+    disk, and the controller recovers them for the tests of that worker."""
+    pytester.makepyfile(
+        test_subject="""
+import os
+
+def test_a_finishes():
+    data = bytearray(3 * 1024 * 1024)
+
+def test_b_crashes():
+    os._exit(1)
+"""
+    )
+    result = pytester.runpytest(
+        "--memray-backend=memray",
+        "--memray",
+        "-n",
+        "1",
+        "-p",
+        "no:randomly",
+        "--memray-json=out.json",
+    )
+    document = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
+    tests = {test["nodeid"]: test for test in document["tests"]}
+    finished = tests["test_subject.py::test_a_finishes"]
+    assert finished["not_measured"] is None, finished["not_measured"]
+    assert finished["peak_bytes"] >= 3 * 1024 * 1024
+    assert result.ret == 1
