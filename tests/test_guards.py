@@ -90,8 +90,9 @@ def test_leaks_after_a_collection(garbage):
     result.stdout.fnmatch_lines(
         [
             "*Test leaked 500 objects*",
-            "*- test_subject.Node: 500",
-            "Sample of leaked objects (10 of 500):",
+            "    Object types that leaked (total: 500 objects):",
+            "        - 500 test_subject.Node instance(s)",
+            "    Sample of leaked objects:",
         ]
     )
 
@@ -229,12 +230,12 @@ def test_keeps_one():
     result.stdout.fnmatch_lines(
         [
             "*Test leaked 2 objects*",
-            "Leaked objects by type:",
-            "*- list: 1",
-            "*- test_subject.Kept: 1",
+            "    Object types that leaked (total: 2 objects):",
+            "        - 1 list instance(s)",
+            "        - 1 test_subject.Kept instance(s)",
         ]
     )
-    assert "- dict:" not in result.stdout.str()
+    assert " dict instance(s)" not in result.stdout.str()
 
 
 # -- limit_leaks adds up the threads (markers.LeaksLimit.check) -------------------------------
@@ -267,7 +268,7 @@ def test_two_threads_leak():
     result.stdout.fnmatch_lines(
         [
             "*Test was allowed to leak 3.0MiB per location but at least one location leaked more*",
-            "*- 4.0MiB leaked here:",
+            "    - 4.0MiB allocated here:",
             "*leak:*test_subject.py:8",
         ]
     )
