@@ -7,29 +7,45 @@ How a test call is measured:
 
 * tracemalloc traces only during the call. If the user was already tracing, their tracing is
   left running (its peak counter is reset); otherwise tracing is stopped again afterwards.
-* The peak is tracemalloc's own exact high-water mark, minus the memory the backend itself
-  holds while measuring.
-* To say *what* was alive at the peak, a profile hook on the test's thread watches the traced
-  total at every function call and return. Whenever the total exceeds the last recorded one by
-  10% of what the call added (and at least 64 KiB), it keeps the raw traces as the best
-  picture so far; they are grouped by location once the call is over. After a picture that
-  took t seconds, none is taken for 4t seconds, so pictures cost at most a fifth of a test's
-  time (a test that grows fast past large heaps gets fewer, older pictures). When the peak was
-  reached and freed again between two events, the gap is charged to the frame that was
-  running, on top of a snapshot of what was still alive. No thread is needed, so this works
-  where threads cannot start (WebAssembly). A Python profile function that was already
-  installed is called from the hook, so both work; where a C-level profiler holds the hook,
-  only the state at the end of the call is summarised (coarser).
+* The peak is tracemalloc's own exact high-water mark, read when the test function returns
+  (:meth:`settle`, before the plugin's own work after the call), less what was traced when the
+  test function was entered and less the memory the backend itself holds while measuring.
+* To say *what* was alive at the peak, the backend keeps a picture (tracemalloc's raw traces)
+  whenever the traced total has grown past the last picture by 10% of what the call added (and
+  at least 64 KiB); pictures are grouped by location once the call is over. Two watchers look
+  at the total:
+
+  - a profile hook on the test's thread, for the first :data:`_HOOK_EVENTS` function calls and
+    returns of the test only (a picture at the very moment of growth; a peak reached and freed
+    between two events is charged to the frame that was running);
+  - then a sampler thread, one per process, which reads the total every millisecond
+    (:data:`_SAMPLE_INTERVAL`) while a test runs and sleeps otherwise. Its pictures are taken
+    near the peak rather than at it; a peak reached and freed between two samples is charged to
+    the frame the test was running at the next sample, and the measurement's notes say so.
+
+  Where threads cannot start (WebAssembly), the hook watches the whole call instead, as a
+  per-call hook costs several times the test's own time on call-heavy code and the sampler
+  costs almost nothing. After a picture that took t seconds, none is taken for 4t seconds
+  (:data:`_TIME_BUDGET`). A Python profile function that was already installed is called from
+  the hook, so both work; where a C-level profiler holds the hook, the sampler alone watches.
+* What the backend itself allocates, and anything whose newest frame is in this package, is
+  left out of the locations.
+
+:attr:`_TracemallocTracking.stats` counts what the watchers did (hook events, samples,
+pictures); the project's tests use it to bound the cost per Python call without timing.
 """
 
 from __future__ import annotations
 
+import operator
 import os
 import platform
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Optional
 
@@ -64,12 +80,29 @@ _STEP = 0.1
 #: ...but after a picture that took t seconds, none is taken for t * (1 / _TIME_BUDGET - 1)
 #: seconds, so pictures never cost more than this share of a test's time.
 _TIME_BUDGET = 0.2
-_OWN_FILES = (tracemalloc.__file__, __file__)
+#: Calls and returns the profile hook watches at the start of each test call where a sampler
+#: thread takes over afterwards. At most 256: CPython keeps the ints up to 256 ready made, so
+#: counting them down allocates nothing that would show in the figures.
+_HOOK_EVENTS = 200
+#: Seconds between two readings of the sampler thread.
+_SAMPLE_INTERVAL = 0.001
+_traced = tracemalloc.get_traced_memory
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_TRACEMALLOC_FILE = tracemalloc.__file__
+#: Calls a function from C: a chain of C calls made through ``map`` is not interrupted by
+#: another thread (no bytecode runs between them).
+_call: Callable[[Callable[[], Any]], Any] = operator.methodcaller("__call__")
+_get_traces: Optional[Callable[[], list[Any]]] = getattr(tracemalloc, "_get_traces", None)
 
 RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, line) newest first
 
 
 RawTrace = tuple[Any, ...]  # (domain, size, frames newest first, total frames)
+
+
+def _is_own(filename: str) -> bool:
+    """Whether a frame of this file is the plugin's or tracemalloc's, not the test's."""
+    return filename.startswith(_PACKAGE_DIR) or filename == _TRACEMALLOC_FILE
 
 
 def _newest_first(traceback: tracemalloc.Traceback) -> tuple[tuple[str, int], ...]:
@@ -83,10 +116,8 @@ def _raw_traces() -> list[RawTrace]:
     ``tracemalloc._get_traces`` is what ``take_snapshot`` is built on; reading it directly
     skips building a Trace, Traceback and Frame object for every allocation.
     """
-    get_traces = getattr(tracemalloc, "_get_traces", None)
-    if get_traces is not None:
-        traces: list[RawTrace] = get_traces()
-        return traces
+    if _get_traces is not None:
+        return _get_traces()
     return [  # pragma: no cover - every CPython from 3.9 to 3.13 has _get_traces
         (
             trace.domain,
@@ -99,16 +130,22 @@ def _raw_traces() -> list[RawTrace]:
 
 
 def _group(traces: list[RawTrace], limit: Optional[int]) -> list[RawSite]:
-    """Traces grouped by traceback, largest first, the backend's own left out.
+    """Traces grouped by traceback, largest first, the plugin's own left out.
 
     Ten times faster once tracemalloc has stopped, so the backend groups after stopping
     where it can.
     """
     groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
+    own: dict[str, bool] = {}
     for trace in traces:
         frames = trace[2]
-        if frames and frames[0][0] in _OWN_FILES:
-            continue
+        if frames:
+            filename = frames[0][0]
+            is_own = own.get(filename)
+            if is_own is None:
+                is_own = own[filename] = _is_own(filename)
+            if is_own:
+                continue
         group = groups.get(frames)
         if group is None:
             groups[frames] = [trace[1], 1]
@@ -143,9 +180,78 @@ def _to_sites(raw: Sequence[RawSite]) -> list[AllocationSite]:
     ]
 
 
+@dataclass
+class TrackingStats:
+    """What the watchers of one tracemalloc tracking did; read it after :meth:`stop`."""
+
+    #: Calls and returns the profile hook saw (bounded by ``_HOOK_EVENTS`` where a sampler
+    #: thread takes over).
+    hook_events: int = 0
+    #: Readings of the traced total made by the sampler thread.
+    samples: int = 0
+    #: Pictures of what was alive (one more is taken at the end when none was).
+    pictures: int = 0
+
+
+class _Sampler:
+    """A daemon thread that reads the traced total of the tracking being watched.
+
+    It waits on a closed gate while no test runs. ``watch`` opens the gate, ``unwatch`` closes
+    it again and returns once a reading in progress is over, so a tracking is never read after
+    it stopped being watched.
+    """
+
+    def __init__(self) -> None:
+        self._gate = threading.Lock()
+        self._gate.acquire()
+        self._tracking: Optional[_TracemallocTracking] = None
+        ready = threading.Event()
+        thread = threading.Thread(
+            target=self._run, args=(ready,), name="pytest-memray tracemalloc sampler", daemon=True
+        )
+        thread.start()  # RuntimeError where threads cannot start
+        # What the thread allocates for itself is made before any test is measured.
+        ready.wait()
+
+    def _run(self, ready: threading.Event) -> None:
+        # Bound once: the loop allocates nothing itself, so a reading that lands at the peak
+        # adds nothing to it once the peak counter is reset (see _TracemallocTracking.sample).
+        acquire, release = self._gate.acquire, self._gate.release
+        sleep, reset_peak = time.sleep, tracemalloc.reset_peak
+        ready.set()
+        del ready
+        while True:
+            acquire()
+            try:
+                tracking = self._tracking
+                if tracking is not None:
+                    tracking.sample()
+                    tracking.stats.samples += 1
+                    reset_peak()
+            finally:
+                release()
+            sleep(_SAMPLE_INTERVAL)
+
+    def watch(self, tracking: _TracemallocTracking) -> None:
+        self._tracking = tracking
+        self._gate.release()
+
+    def unwatch(self) -> None:
+        self._gate.acquire()
+        self._tracking = None
+
+
 class _TracemallocTracking(ActiveTracking):
-    def __init__(self, request: TrackingRequest) -> None:
+    def __init__(
+        self,
+        request: TrackingRequest,
+        sampler: Optional[_Sampler],
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self._request = request
+        self._clock = clock
+        self._sampler = sampler
+        self.stats = TrackingStats()
         self._notes: list[str] = []
         self._we_started = not tracemalloc.is_tracing()
         self._start_snapshot: Optional[tracemalloc.Snapshot] = None
@@ -153,103 +259,188 @@ class _TracemallocTracking(ActiveTracking):
             tracemalloc.start(request.stack_depth)
         elif request.want_leaks:
             self._start_snapshot = tracemalloc.take_snapshot()
-        # Memory the backend itself holds while tracing (summaries); it is left out of figures.
+        self._test_thread = threading.get_ident()
+        # Memory the backend itself holds while tracing (pictures); left out of figures.
         self._overhead = 0
-        self._baseline = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        self._best_peak = self._baseline
         # The best picture of the peak so far: raw traces, or sites when there were many.
         self._raw: Optional[list[RawTrace]] = None
         self._sites: Optional[list[RawSite]] = None
         self._gap: Optional[RawSite] = None
+        self._gap_note: Optional[str] = None
         self._recorded = False
-        self._summary_total = self._baseline
-        self._next_snapshot_at = self._baseline + _MIN_STEP
         self._quiet_until = 0.0
-        self._rearm()
+        self._settled = False
+        self._watched = False
+        # The test function's code: not its frame, whose lasting reference would make Python
+        # build its caller's frame object when it returns.
+        self._test_code: Any = None
+        self._events_left = _HOOK_EVENTS if sampler is not None else -1
         # A Python-level profile function already installed keeps receiving every event
-        # through ours; a C-level one cannot be chained, and then only the end is summarised.
+        # through ours; a C-level one cannot be chained, and then the sampler alone watches.
         self._previous_hook: Any = sys.getprofile()
         self._hooked = self._previous_hook is None or callable(self._previous_hook)
         self._hook = self._make_hook()
+        if not self._hooked:
+            self._notes.append(
+                "another profiler holds the profile hook: "
+                + (
+                    "locations are those alive at the end"
+                    if sampler is None
+                    else "locations come from the sampler thread only"
+                )
+            )
+        self._baseline = self._summary_total = self._best_peak = self._next_snapshot_at = 0
+        # Last: what the lines above allocated is in the baseline.
+        self._rebaseline()
         if self._hooked:
             sys.setprofile(self._hook)
         else:
-            self._notes.append(
-                "another profiler holds the profile hook: locations are those alive at the end"
-            )
+            self._watch()
 
     # -- while the test runs -------------------------------------------------------------
 
-    def _rearm(self) -> None:
-        """Work out the traced peak at which the hook has something to do.
+    def _rebaseline(self) -> None:
+        """Start counting from what is traced now (the test function is being entered).
 
-        Kept in one attribute, as the hook compares against it on every event.
+        The figures kept are ints, which are traced objects too: they are set twice, so that
+        the second reading already counts them, and then the peak counter starts afresh.
         """
-        self._trigger_at = self._next_snapshot_at + self._overhead
+        self._set_baseline()
+        self._set_baseline()
+        tracemalloc.reset_peak()
+
+    def _set_baseline(self) -> None:
+        current = tracemalloc.get_traced_memory()[0] - self._overhead
+        self._baseline = current
+        self._best_peak = current + 0  # distinct objects: each is replaced on its own
+        self._summary_total = current + 0
+        self._next_snapshot_at = current + _MIN_STEP
+
+    def _watch(self) -> None:
+        if self._sampler is not None and not self._watched:
+            self._watched = True
+            self._sampler.watch(self)
+
+    def _detach(self) -> None:
+        """Take the profile hook off (the previous one, if any, is put back)."""
+        if self._hooked:
+            self._hooked = False
+            if sys.getprofile() is self._hook:
+                sys.setprofile(self._previous_hook)
 
     def _make_hook(self) -> Callable[[FrameType, str, Any], None]:
-        """The profile function: one C call and one comparison on most events."""
-        get_traced_memory = tracemalloc.get_traced_memory
+        """The profile function. After ``on_event`` has read the counters and kept the peak,
+        the peak counter is reset, once the reading's own small objects are freed, so that
+        they never count."""
         previous = self._previous_hook
-        on_growth = self._on_growth
+        on_event = self._on_event
+        reset_peak = tracemalloc.reset_peak
+        stats = self.stats
 
         if previous is None:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
-                if get_traced_memory()[1] >= self._trigger_at:
-                    on_growth(frame, event)
+                on_event(frame, event)
+                stats.hook_events += 1
+                reset_peak()
 
         else:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
                 previous(frame, event, arg)
-                if get_traced_memory()[1] >= self._trigger_at:
-                    on_growth(frame, event)
+                on_event(frame, event)
+                stats.hook_events += 1
+                reset_peak()
 
         return hook
 
-    def _on_growth(self, frame: FrameType, event: str) -> None:
-        if time.perf_counter() < self._quiet_until:
-            return  # the last picture was costly: let the test run a while first
+    def _on_event(self, frame: FrameType, event: str) -> None:
+        """One profile event on the test's thread."""
+        if self._test_code is None:
+            if event != "call" or _is_own(frame.f_code.co_filename):
+                return  # the plugin's own work before the test function
+            # The test function is being entered: what was made so far (including the frame
+            # object Python makes for the hook) is not the test's.
+            self._test_code = frame.f_code
+            self._rebaseline()
+            return
+        self._fold(frame, event)
+        if event == "return" and frame.f_code is self._test_code:
+            # The test function returned (or a coroutine test paused): the sampler, if any,
+            # watches from here; settle() reads the peak before the plugin's work.
+            self._detach()
+            self._watch()
+        elif self._events_left > 0:
+            self._events_left -= 1
+            if self._events_left == 0:
+                self._detach()
+                self._watch()
+
+    def sample(self) -> None:
+        """One reading on the sampler thread (which then resets the peak counter)."""
+        self._fold(None, "sample")
+
+    def _fold(self, frame: Optional[FrameType], event: str) -> None:
+        """Read the counters: keep the peak, and a picture when memory grew past the last."""
         current, peak = tracemalloc.get_traced_memory()
         if peak == 0:  # the test stopped tracemalloc
             return
         current -= self._overhead
         peak -= self._overhead
+        if peak > self._best_peak:
+            self._best_peak = peak
+        if peak < self._next_snapshot_at or self._clock() < self._quiet_until:
+            return
         if current >= self._next_snapshot_at:
-            self._record(None)
-        elif peak >= self._next_snapshot_at:
-            # The peak came and went between two events: charge the gap to this frame.
-            # A "call" event reports the new frame; the caller is the one that was running.
-            origin = frame.f_back if event == "call" else frame
-            self._record((peak - current, 1, _stack_of(origin, self._request.stack_depth)))
+            self._record(None, current)
+        else:
+            # The peak came and went between two readings: charge the gap to a frame.
+            self._record((peak - current, 1, self._gap_frames(frame, event)), current)
 
-    def _record(self, gap: Optional[RawSite]) -> None:
+    def _gap_frames(self, frame: Optional[FrameType], event: str) -> tuple[tuple[str, int], ...]:
+        depth = self._request.stack_depth
+        if frame is not None:
+            # A "call" event reports the new frame; the caller is the one that was running.
+            return _stack_of(frame.f_back if event == "call" else frame, depth)
+        running = sys._current_frames().get(self._test_thread)
+        self._gap_note = (
+            "the peak was reached and freed again between two readings of the sampler "
+            "thread: its size is exact, but it is charged to the frame the test was running "
+            "at the next reading, which may not be the one that allocated it"
+        )
+        return _stack_of(running, depth)
+
+    def _record(self, gap: Optional[RawSite], true_current: int) -> None:
         """Keep what is alive now (plus ``gap``) as the best picture of the peak so far.
 
         The raw traces are kept and grouped only after the call; a very large set is grouped
         at once instead, so that what the backend holds stays small.
         """
-        started = time.perf_counter()
-        current, peak = tracemalloc.get_traced_memory()
-        true_current = current - self._overhead
-        self._best_peak = max(self._best_peak, peak - self._overhead)
+        started = self._clock()
+        self.stats.pictures += 1
         self._raw = self._sites = None  # drop the old picture before taking the new one
-        raw: Optional[list[RawTrace]] = _raw_traces()
+        # The traces and the total in one go, called from C: the test's thread cannot run in
+        # between (a picture on the sampler thread), so what grew is the picture's own.
+        raw: Optional[list[RawTrace]]
+        raw, memory = map(_call, (_raw_traces if _get_traces is None else _get_traces, _traced))
+        overhead = memory[0] - true_current
+        del memory
         if raw is not None and len(raw) > _MAX_RAW_TRACES:
             self._sites, raw = _group(raw, _MAX_SITES), None
         self._raw, self._gap, self._recorded = raw, gap, True
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
         self._summary_total = true_current + (gap[0] if gap is not None else 0)
-        self._overhead = tracemalloc.get_traced_memory()[0] - true_current
-        tracemalloc.reset_peak()
         growth = self._summary_total - self._baseline
         self._next_snapshot_at = self._summary_total + max(int(growth * _STEP), _MIN_STEP)
-        now = time.perf_counter()
+        now = self._clock()
         self._quiet_until = now + (now - started) * (1 / _TIME_BUDGET - 1)
-        self._rearm()
+        # The test may have run on since the traces were taken (the sampler thread lets it
+        # go after a switch interval): keep its peak before the caller resets the counter.
+        peak = tracemalloc.get_traced_memory()[1] - overhead
+        if peak > self._best_peak:
+            self._best_peak = peak
+        self._overhead = overhead
 
     def _summary(self) -> list[RawSite]:
         sites = self._sites if self._raw is None else _group(self._raw, _MAX_SITES)
@@ -268,21 +459,33 @@ class _TracemallocTracking(ActiveTracking):
     # -- afterwards ------------------------------------------------------------------------
 
     def settle(self) -> None:
-        if self._hooked and sys.getprofile() is self._hook:
-            sys.setprofile(self._previous_hook)
-        self._hooked = False
+        """The test returned: stop both watchers, then read the peak, before the plugin's
+        own work after the call can add to it."""
+        if self._settled:
+            return
+        self._settled = True
+        self._detach()
+        if self._watched:
+            self._watched = False
+            assert self._sampler is not None
+            self._sampler.unwatch()
+        if not tracemalloc.is_tracing():
+            return
+        current, peak = tracemalloc.get_traced_memory()
+        peak -= self._overhead
+        if peak > self._best_peak:
+            self._best_peak = peak
+        del current, peak
+        if not self._recorded:
+            self._record(None, tracemalloc.get_traced_memory()[0] - self._overhead)
 
     def stop(self) -> Measurement:
         self.settle()
+        self._test_code = None
         still_tracing = tracemalloc.is_tracing()
         leaked_raw: Optional[list[RawTrace]] = None
         leaked: Optional[list[RawSite]] = None
         if still_tracing:
-            self._best_peak = max(
-                self._best_peak, tracemalloc.get_traced_memory()[1] - self._overhead
-            )
-            if not self._recorded:
-                self._record(None)
             if self._request.want_leaks:
                 if self._start_snapshot is None:
                     # Tracing began with the call: all still traced was allocated during it.
@@ -299,6 +502,8 @@ class _TracemallocTracking(ActiveTracking):
             leaked = _group(leaked_raw, None)
         peak_sites = _to_sites(self._summary())
         self._raw = self._sites = None
+        if self._gap_note is not None and self._gap is not None:
+            self._notes.append(self._gap_note)
         return Measurement(
             peak_bytes=max(0, self._best_peak - self._baseline),
             allocation_count=sum(site.count for site in peak_sites),
@@ -316,7 +521,10 @@ class _TracemallocTracking(ActiveTracking):
         """What grew since the call started, for a user who was tracing already."""
         assert self._start_snapshot is not None
         end = tracemalloc.take_snapshot()
-        own = [tracemalloc.Filter(False, name) for name in _OWN_FILES]
+        own = [
+            tracemalloc.Filter(False, _PACKAGE_DIR + "*"),
+            tracemalloc.Filter(False, _TRACEMALLOC_FILE),
+        ]
         diff = end.filter_traces(own).compare_to(
             self._start_snapshot.filter_traces(own), "traceback"
         )
@@ -331,12 +539,27 @@ class _TracemallocTracking(ActiveTracking):
         ]
 
 
+def _start_sampler() -> Optional[_Sampler]:
+    """The sampler thread, or None where threads cannot start (WebAssembly)."""
+    try:
+        return _Sampler()
+    except RuntimeError:
+        return None
+
+
 class TracemallocBackend(Backend):
     name = "tracemalloc"
     capabilities = CAPABILITIES
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        """``clock`` times the pictures, to keep them within their share of the test's time."""
         self.version = platform.python_version()
+        self._clock = clock
+        self._sampler: Optional[_Sampler] = None
+        self._sampler_tried = False
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
-        return _TracemallocTracking(request)
+        if not self._sampler_tried:
+            self._sampler_tried = True
+            self._sampler = _start_sampler()
+        return _TracemallocTracking(request, self._sampler, self._clock)
