@@ -37,7 +37,6 @@ pictures); the project's tests use it to bound the cost per Python call without 
 
 from __future__ import annotations
 
-import operator
 import os
 import platform
 import sys
@@ -89,9 +88,6 @@ _SAMPLE_INTERVAL = 0.001
 _traced = tracemalloc.get_traced_memory
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _TRACEMALLOC_FILE = tracemalloc.__file__
-#: Calls a function from C: a chain of C calls made through ``map`` is not interrupted by
-#: another thread (no bytecode runs between them).
-_call: Callable[[Callable[[], Any]], Any] = operator.methodcaller("__call__")
 _get_traces: Optional[Callable[[], list[Any]]] = getattr(tracemalloc, "_get_traces", None)
 
 RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, line) newest first
@@ -129,8 +125,25 @@ def _raw_traces() -> list[RawTrace]:
     ]
 
 
-def _group(traces: list[RawTrace], limit: Optional[int]) -> list[RawSite]:
-    """Traces grouped by traceback, largest first, the plugin's own left out.
+def _group_all(traces: list[RawTrace]) -> dict[tuple[tuple[str, int], ...], list[int]]:
+    groups: dict[tuple[tuple[str, int], ...], list[int]] = {}
+    for trace in traces:
+        group = groups.get(trace[2])
+        if group is None:
+            groups[trace[2]] = [trace[1], 1]
+        else:
+            group[0] += trace[1]
+            group[1] += 1
+    return groups
+
+
+def _group(
+    traces: list[RawTrace],
+    limit: Optional[int],
+    before: Optional[dict[tuple[tuple[str, int], ...], list[int]]] = None,
+) -> list[RawSite]:
+    """Traces grouped by traceback, largest first, the plugin's own and what was traced
+    ``before`` the test function began left out.
 
     Ten times faster once tracemalloc has stopped, so the backend groups after stopping
     where it can.
@@ -152,10 +165,28 @@ def _group(traces: list[RawTrace], limit: Optional[int]) -> list[RawSite]:
         else:
             group[0] += trace[1]
             group[1] += 1
+    for frames, (size, count) in (before or {}).items():
+        group = groups.get(frames)
+        if group is not None:
+            group[0] -= size
+            group[1] -= count
+            if group[0] <= 0 or group[1] <= 0:
+                del groups[frames]
     ranked = sorted(groups.items(), key=lambda item: item[1][0], reverse=True)
     if limit is not None:
         ranked = ranked[:limit]
     return [(size, count, frames) for frames, (size, count) in ranked]
+
+
+def _callers(frame: Optional[FrameType]) -> tuple[FrameType, ...]:
+    """``frame`` and its callers, up to the first one that is not in this package."""
+    frames = []
+    while frame is not None:
+        frames.append(frame)
+        if not _is_own(frame.f_code.co_filename):
+            break
+        frame = frame.f_back
+    return tuple(frames)
 
 
 def _stack_of(frame: Optional[FrameType], depth: int) -> tuple[tuple[str, int], ...]:
@@ -217,7 +248,7 @@ class _Sampler:
         # Bound once: the loop allocates nothing itself, so a reading that lands at the peak
         # adds nothing to it once the peak counter is reset (see _TracemallocTracking.sample).
         acquire, release = self._gate.acquire, self._gate.release
-        sleep, reset_peak = time.sleep, tracemalloc.reset_peak
+        sleep = time.sleep
         ready.set()
         del ready
         while True:
@@ -226,8 +257,6 @@ class _Sampler:
                 tracking = self._tracking
                 if tracking is not None:
                     tracking.sample()
-                    tracking.stats.samples += 1
-                    reset_peak()
             finally:
                 release()
             sleep(_SAMPLE_INTERVAL)
@@ -260,20 +289,35 @@ class _TracemallocTracking(ActiveTracking):
         elif request.want_leaks:
             self._start_snapshot = tracemalloc.take_snapshot()
         self._test_thread = threading.get_ident()
-        # Memory the backend itself holds while tracing (pictures); left out of figures.
+        # Memory the backend itself holds while tracing (the picture, the gap's record); it
+        # is left out of figures. The figures kept below are ints, traced objects too: each
+        # is a distinct object set before the baseline, and only ever replaced by one of the
+        # same size, so that keeping them adds nothing to what the test is charged.
         self._overhead = 0
+        self._quiet_until = float("-inf")
+        #: What the test had alive at the last reading that asked for a picture.
+        self._current = int("1000003")
+        self._switch_interval = sys.getswitchinterval()
         # The best picture of the peak so far: raw traces, or sites when there were many.
         self._raw: Optional[list[RawTrace]] = None
         self._sites: Optional[list[RawSite]] = None
         self._gap: Optional[RawSite] = None
+        #: (size, count, (frame, event)) of a gap to charge with the next picture.
+        self._pending_gap: Optional[tuple[int, int, tuple[Optional[FrameType], str]]] = None
+        self._started = float("-inf")
         self._gap_note: Optional[str] = None
         self._recorded = False
-        self._quiet_until = 0.0
         self._settled = False
         self._watched = False
+        # Traced before the test function was entered (we started tracing): not the test's.
+        self._before: dict[tuple[tuple[str, int], ...], list[int]] = {}
         # The test function's code: not its frame, whose lasting reference would make Python
         # build its caller's frame object when it returns.
         self._test_code: Any = None
+        # Frames that were running when tracking started, up to the first that is not the
+        # plugin's: the test function is the first one called from one of them (not, say, a
+        # finaliser that a garbage collection of the plugin's ran in between).
+        self._callers = _callers(sys._getframe(1))
         self._events_left = _HOOK_EVENTS if sampler is not None else -1
         # A Python-level profile function already installed keeps receiving every event
         # through ours; a C-level one cannot be chained, and then the sampler alone watches.
@@ -302,9 +346,11 @@ class _TracemallocTracking(ActiveTracking):
     def _rebaseline(self) -> None:
         """Start counting from what is traced now (the test function is being entered).
 
-        The figures kept are ints, which are traced objects too: they are set twice, so that
-        the second reading already counts them, and then the peak counter starts afresh.
+        The figures are set twice, so that the second reading already counts their ints, and
+        then the peak counter starts afresh.
         """
+        if self._we_started and _get_traces is not None:
+            self._before = _group_all(_get_traces())
         self._set_baseline()
         self._set_baseline()
         tracemalloc.reset_peak()
@@ -334,37 +380,49 @@ class _TracemallocTracking(ActiveTracking):
         they never count."""
         previous = self._previous_hook
         on_event = self._on_event
+        picture = self._picture
         reset_peak = tracemalloc.reset_peak
         stats = self.stats
 
         if previous is None:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
-                on_event(frame, event)
+                due = on_event(frame, event)
                 stats.hook_events += 1
-                reset_peak()
+                if due:
+                    picture()
+                else:
+                    reset_peak()
 
         else:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
                 previous(frame, event, arg)
-                on_event(frame, event)
+                due = on_event(frame, event)
                 stats.hook_events += 1
-                reset_peak()
+                if due:
+                    picture()
+                else:
+                    reset_peak()
 
         return hook
 
-    def _on_event(self, frame: FrameType, event: str) -> None:
-        """One profile event on the test's thread."""
+    def _on_event(self, frame: FrameType, event: str) -> bool:
+        """One profile event on the test's thread; True when a picture is due."""
         if self._test_code is None:
-            if event != "call" or _is_own(frame.f_code.co_filename):
-                return  # the plugin's own work before the test function
+            if (
+                event != "call"
+                or frame.f_back not in self._callers
+                or _is_own(frame.f_code.co_filename)
+            ):
+                return False  # the plugin's own work before the test function
             # The test function is being entered: what was made so far (including the frame
             # object Python makes for the hook) is not the test's.
             self._test_code = frame.f_code
+            self._callers = ()
             self._rebaseline()
-            return
-        self._fold(frame, event)
+            return False
+        due = self._fold(frame, event)
         if event == "return" and frame.f_code is self._test_code:
             # The test function returned (or a coroutine test paused): the sampler, if any,
             # watches from here; settle() reads the peak before the plugin's work.
@@ -375,30 +433,47 @@ class _TracemallocTracking(ActiveTracking):
             if self._events_left == 0:
                 self._detach()
                 self._watch()
+        return due
 
     def sample(self) -> None:
-        """One reading on the sampler thread (which then resets the peak counter)."""
-        self._fold(None, "sample")
+        """One reading on the sampler thread."""
+        due = self._fold(None, "sample")
+        self.stats.samples += 1
+        if due:
+            self._picture()
+        else:
+            tracemalloc.reset_peak()
 
-    def _fold(self, frame: Optional[FrameType], event: str) -> None:
-        """Read the counters: keep the peak, and a picture when memory grew past the last."""
+    def _fold(self, frame: Optional[FrameType], event: str) -> bool:
+        """Read the counters and keep the peak; True when memory grew enough for a picture.
+
+        The caller resets the peak counter afterwards, once this reading's own objects are
+        freed (the picture does it itself).
+        """
         current, peak = tracemalloc.get_traced_memory()
         if peak == 0:  # the test stopped tracemalloc
-            return
+            return False
         current -= self._overhead
         peak -= self._overhead
         if peak > self._best_peak:
             self._best_peak = peak
         if peak < self._next_snapshot_at or self._clock() < self._quiet_until:
-            return
-        if current >= self._next_snapshot_at:
-            self._record(None, current)
-        else:
+            return False
+        if current < self._next_snapshot_at:
             # The peak came and went between two readings: charge the gap to a frame.
-            self._record((peak - current, 1, self._gap_frames(frame, event)), current)
+            self._pending_gap = (peak - current, 1, (frame, event))
+        self._current = current
+        return True
 
     def _gap_frames(self, frame: Optional[FrameType], event: str) -> tuple[tuple[str, int], ...]:
         depth = self._request.stack_depth
+        if event == "settle":
+            self._gap_note = (
+                "the peak was reached and freed again after the last reading: its size is "
+                "exact, but it is charged to the test function as a whole"
+            )
+            code = self._test_code
+            return () if code is None else ((code.co_filename, code.co_firstlineno),)
         if frame is not None:
             # A "call" event reports the new frame; the caller is the one that was running.
             return _stack_of(frame.f_back if event == "call" else frame, depth)
@@ -410,40 +485,60 @@ class _TracemallocTracking(ActiveTracking):
         )
         return _stack_of(running, depth)
 
-    def _record(self, gap: Optional[RawSite], true_current: int) -> None:
-        """Keep what is alive now (plus ``gap``) as the best picture of the peak so far.
+    def _picture(self) -> None:
+        """Keep what is alive now (plus a pending gap) as the best picture of the peak so far.
 
         The raw traces are kept and grouped only after the call; a very large set is grouped
-        at once instead, so that what the backend holds stays small.
+        at once instead, so that what the backend holds stays small. What the backend holds
+        afterwards is measured as the traced total less what the test had at the last reading
+        (``_current``); the caller then resets the peak counter.
         """
-        started = self._clock()
-        self.stats.pictures += 1
+        self._started = self._clock()
         self._raw = self._sites = None  # drop the old picture before taking the new one
-        # The traces and the total in one go, called from C: the test's thread cannot run in
-        # between (a picture on the sampler thread), so what grew is the picture's own.
-        raw: Optional[list[RawTrace]]
-        raw, memory = map(_call, (_raw_traces if _get_traces is None else _get_traces, _traced))
-        overhead = memory[0] - true_current
-        del memory
+        gap = self._take_pending_gap()
+        raw: Optional[list[RawTrace]] = _raw_traces()
         if raw is not None and len(raw) > _MAX_RAW_TRACES:
-            self._sites, raw = _group(raw, _MAX_SITES), None
+            self._sites, raw = _group(raw, _MAX_SITES, self._before), None
+        first = not self._recorded
         self._raw, self._gap, self._recorded = raw, gap, True
+        del raw
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
-        self._summary_total = true_current + (gap[0] if gap is not None else 0)
+        self.stats.pictures += 1
+        self._summary_total = self._current + (gap[0] if gap is not None else 0)
+        del gap
         growth = self._summary_total - self._baseline
         self._next_snapshot_at = self._summary_total + max(int(growth * _STEP), _MIN_STEP)
         now = self._clock()
-        self._quiet_until = now + (now - started) * (1 / _TIME_BUDGET - 1)
-        # The test may have run on since the traces were taken (the sampler thread lets it
-        # go after a switch interval): keep its peak before the caller resets the counter.
-        peak = tracemalloc.get_traced_memory()[1] - overhead
-        if peak > self._best_peak:
-            self._best_peak = peak
+        if now - self._started > self._switch_interval and not self._on_test_thread():
+            self._notes_long_picture()
+        self._quiet_until = now + (now - self._started) * (1 / _TIME_BUDGET - 1)
+        del now
+        overhead = _traced()[0] - self._current
+        if first:  # the first non-zero figure is a new int, kept for the rest of the call
+            overhead += sys.getsizeof(overhead)
         self._overhead = overhead
 
+    def _on_test_thread(self) -> bool:
+        return threading.get_ident() == self._test_thread
+
+    def _notes_long_picture(self) -> None:
+        note = (
+            "a picture took longer than the interpreter's switch interval, so the test may "
+            "have run on while it was measured: the peak can be off by what the test "
+            "allocated or freed in that moment"
+        )
+        if note not in self._notes:
+            self._notes.append(note)
+
+    def _take_pending_gap(self) -> Optional[RawSite]:
+        gap, self._pending_gap = self._pending_gap, None
+        if gap is not None:
+            return (gap[0], gap[1], self._gap_frames(*gap[2]))
+        return None
+
     def _summary(self) -> list[RawSite]:
-        sites = self._sites if self._raw is None else _group(self._raw, _MAX_SITES)
+        sites = self._sites if self._raw is None else _group(self._raw, _MAX_SITES, self._before)
         sites = list(sites or [])
         if self._gap is not None:
             sites.insert(0, self._gap)
@@ -461,6 +556,9 @@ class _TracemallocTracking(ActiveTracking):
     def settle(self) -> None:
         """The test returned: stop both watchers, then read the peak, before the plugin's
         own work after the call can add to it."""
+        self._finish_watching()
+
+    def _finish_watching(self) -> None:
         if self._settled:
             return
         self._settled = True
@@ -471,17 +569,14 @@ class _TracemallocTracking(ActiveTracking):
             self._sampler.unwatch()
         if not tracemalloc.is_tracing():
             return
-        current, peak = tracemalloc.get_traced_memory()
-        peak -= self._overhead
-        if peak > self._best_peak:
-            self._best_peak = peak
-        del current, peak
-        if not self._recorded:
-            self._record(None, tracemalloc.get_traced_memory()[0] - self._overhead)
+        if self._fold(None, "settle") or not self._recorded:
+            self._current = _traced()[0] - self._overhead
+            self._picture()
 
     def stop(self) -> Measurement:
-        self.settle()
+        self._finish_watching()  # when settle() was not called
         self._test_code = None
+        self._callers = ()
         still_tracing = tracemalloc.is_tracing()
         leaked_raw: Optional[list[RawTrace]] = None
         leaked: Optional[list[RawSite]] = None
