@@ -78,7 +78,7 @@ _MAX_RAW_TRACES = 200_000
 _STEP = 0.1
 #: ...but after a picture that took t seconds, none is taken for t * (1 / _TIME_BUDGET - 1)
 #: seconds, so pictures never cost more than this share of a test's time.
-_TIME_BUDGET = 0.2
+_TIME_BUDGET = 0.05
 #: Calls and returns the profile hook watches at the start of each test call where a sampler
 #: thread takes over afterwards. At most 256: CPython keeps the ints up to 256 ready made, so
 #: counting them down allocates nothing that would show in the figures.
@@ -179,12 +179,10 @@ def _group(
 
 
 def _callers(frame: Optional[FrameType]) -> tuple[FrameType, ...]:
-    """``frame`` and its callers, up to the first one that is not in this package."""
+    """``frame`` and its callers."""
     frames = []
     while frame is not None:
         frames.append(frame)
-        if not _is_own(frame.f_code.co_filename):
-            break
         frame = frame.f_back
     return tuple(frames)
 
@@ -314,9 +312,9 @@ class _TracemallocTracking(ActiveTracking):
         # The test function's code: not its frame, whose lasting reference would make Python
         # build its caller's frame object when it returns.
         self._test_code: Any = None
-        # Frames that were running when tracking started, up to the first that is not the
-        # plugin's: the test function is the first one called from one of them (not, say, a
-        # finaliser that a garbage collection of the plugin's ran in between).
+        # Frames that were running when tracking started: the test function is the first
+        # one called from one of them (not, say, a finaliser that a garbage collection of
+        # the plugin's ran in between).
         self._callers = _callers(sys._getframe(1))
         self._events_left = _HOOK_EVENTS if sampler is not None else -1
         # A Python-level profile function already installed keeps receiving every event
@@ -409,6 +407,11 @@ class _TracemallocTracking(ActiveTracking):
 
     def _on_event(self, frame: FrameType, event: str) -> bool:
         """One profile event on the test's thread; True when a picture is due."""
+        if self._events_left > 0:
+            self._events_left -= 1
+            if self._events_left == 0:
+                self._detach()
+                self._watch()
         if self._test_code is None:
             if (
                 event != "call"
@@ -428,11 +431,6 @@ class _TracemallocTracking(ActiveTracking):
             # watches from here; settle() reads the peak before the plugin's work.
             self._detach()
             self._watch()
-        elif self._events_left > 0:
-            self._events_left -= 1
-            if self._events_left == 0:
-                self._detach()
-                self._watch()
         return due
 
     def sample(self) -> None:
