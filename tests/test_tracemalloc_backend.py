@@ -401,9 +401,12 @@ def test_an_empty_test_reports_nothing_and_900_bytes_pass_a_kilobyte(
         test["nodeid"]: test
         for test in json.loads(pytester.path.joinpath("out.json").read_text())["tests"]
     }
-    assert tests["test_small.py::test_empty"]["peak_bytes"] == 0
-    assert tests["test_small.py::test_census"]["peak_bytes"] == 0
-    assert tests["test_small.py::test_900"]["peak_bytes"] == sys.getsizeof(bytearray(900))
+    peaks = {nodeid.split("::")[1]: test["peak_bytes"] for nodeid, test in tests.items()}
+    assert peaks["test_empty"] == 0
+    assert peaks["test_900"] == sys.getsizeof(bytearray(900))
+    # The census's own work after the call is left out. Not always 0: a garbage collection
+    # that the test's allocations trigger can run other code's callbacks in the call.
+    assert peaks["test_census"] < 256
     assert "pytest_memray" not in json.dumps(tests)
 
 
@@ -421,6 +424,7 @@ def test_leaks_when_the_user_traces_already() -> None:
     tracemalloc.start(5)
     try:
         before = [bytearray(1024 * 1024)]  # alive before the call, freed during it
+        kept_before = bytearray(3 * 1024 * 1024)  # alive before and after: not the call's
         tracking = TracemallocBackend().start(TrackingRequest(stack_depth=5, want_leaks=True))
         _leak_and_free(before)
         measurement = tracking.stop()
@@ -428,6 +432,7 @@ def test_leaks_when_the_user_traces_already() -> None:
     finally:
         tracemalloc.stop()
         _KEPT.clear()
+    del kept_before
     assert measurement is not None
     leaked = measurement.leaked_sites
     assert leaked is not None

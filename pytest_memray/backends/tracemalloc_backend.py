@@ -83,6 +83,9 @@ _TIME_BUDGET = 0.05
 #: thread takes over afterwards. At most 256: CPython keeps the ints up to 256 ready made, so
 #: counting them down allocates nothing that would show in the figures.
 _HOOK_EVENTS = 200
+#: Events the hook sees at most before the test function is entered (plugin work, finalisers
+#: run by a garbage collection); past them, the sampler alone watches the call.
+_HOOK_EVENTS_BEFORE = 10_000
 #: Seconds between two readings of the sampler thread.
 _SAMPLE_INTERVAL = 0.001
 _traced = tracemalloc.get_traced_memory
@@ -317,6 +320,7 @@ class _TracemallocTracking(ActiveTracking):
         # the plugin's ran in between).
         self._callers = _callers(sys._getframe(1))
         self._events_left = _HOOK_EVENTS if sampler is not None else -1
+        self._events_before = _HOOK_EVENTS_BEFORE
         # A Python-level profile function already installed keeps receiving every event
         # through ours; a C-level one cannot be chained, and then the sampler alone watches.
         self._previous_hook: Any = sys.getprofile()
@@ -407,24 +411,30 @@ class _TracemallocTracking(ActiveTracking):
 
     def _on_event(self, frame: FrameType, event: str) -> bool:
         """One profile event on the test's thread; True when a picture is due."""
-        if self._events_left > 0:
-            self._events_left -= 1
-            if self._events_left == 0:
-                self._detach()
-                self._watch()
         if self._test_code is None:
             if (
                 event != "call"
                 or frame.f_back not in self._callers
                 or _is_own(frame.f_code.co_filename)
             ):
-                return False  # the plugin's own work before the test function
+                # The plugin's own work before the test function (a garbage collection may
+                # run finalisers): not counted against the test's events, but bounded.
+                self._events_before -= 1
+                if self._events_before == 0 and self._events_left > 0:
+                    self._detach()
+                    self._watch()
+                return False
             # The test function is being entered: what was made so far (including the frame
             # object Python makes for the hook) is not the test's.
             self._test_code = frame.f_code
             self._callers = ()
             self._rebaseline()
             return False
+        if self._events_left > 0:
+            self._events_left -= 1
+            if self._events_left == 0:
+                self._detach()
+                self._watch()
         due = self._fold(frame, event)
         if event == "return" and frame.f_code is self._test_code:
             # The test function returned (or a coroutine test paused): the sampler, if any,
