@@ -7,32 +7,35 @@ How a test call is measured:
 
 * tracemalloc traces only during the call. If the user was already tracing, their tracing is
   left running (its peak counter is reset); otherwise tracing is stopped again afterwards.
-* The peak is tracemalloc's own exact high-water mark, read when the test function returns
-  (:meth:`settle`, before the plugin's own work after the call), less what was traced when the
-  test function was entered and less the memory the backend itself holds while measuring.
+* The peak is tracemalloc's own exact high-water mark, read as soon as the test function
+  returns (:meth:`settle`, before the plugin's own work after the call), less what was traced
+  when the test function was entered and less what the backend itself holds. Every reading
+  of the counters is followed by a reset of the peak counter once the reading's own small
+  objects are freed, so the watchers never add to the peak.
 * To say *what* was alive at the peak, the backend keeps a picture (tracemalloc's raw traces)
   whenever the traced total has grown past the last picture by 10% of what the call added (and
-  at least 64 KiB); pictures are grouped by location once the call is over. Two watchers look
-  at the total:
+  at least 64 KiB); pictures are grouped by location once the call is over. Two watchers read
+  the total:
 
-  - a profile hook on the test's thread, for the first :data:`_HOOK_EVENTS` function calls and
-    returns of the test only (a picture at the very moment of growth; a peak reached and freed
+  - a profile hook on the test's thread, for the first :data:`_HOOK_EVENTS` calls and returns
+    of the test function only (a picture at the very moment of growth; a peak reached and freed
     between two events is charged to the frame that was running);
-  - then a sampler thread, one per process, which reads the total every millisecond
-    (:data:`_SAMPLE_INTERVAL`) while a test runs and sleeps otherwise. Its pictures are taken
-    near the peak rather than at it; a peak reached and freed between two samples is charged to
-    the frame the test was running at the next sample, and the measurement's notes say so.
+  - then a sampler thread, one per process, which reads the total every
+    :data:`_SAMPLE_INTERVAL` seconds while a test runs and waits otherwise. Its pictures are
+    taken near the peak rather than at it; a peak reached and freed between two readings is
+    charged to the frame the test was running at the next reading, and the measurement's
+    notes say so.
 
-  Where threads cannot start (WebAssembly), the hook watches the whole call instead, as a
-  per-call hook costs several times the test's own time on call-heavy code and the sampler
-  costs almost nothing. After a picture that took t seconds, none is taken for 4t seconds
-  (:data:`_TIME_BUDGET`). A Python profile function that was already installed is called from
-  the hook, so both work; where a C-level profiler holds the hook, the sampler alone watches.
-* What the backend itself allocates, and anything whose newest frame is in this package, is
-  left out of the locations.
+  A hook on every event costs several times a call-heavy test's own time; the sampler costs
+  almost nothing. Where threads cannot start (WebAssembly), the hook watches the whole call.
+  After a picture that took t seconds, none is taken for 19t seconds (:data:`_TIME_BUDGET`).
+  A Python profile function that was already installed is called from the hook, so both work;
+  where a C-level profiler holds the hook, the sampler alone watches.
+* Allocations whose newest frame is in this package, or that were traced before the test
+  function was entered, are left out of the locations.
 
-:attr:`_TracemallocTracking.stats` counts what the watchers did (hook events, samples,
-pictures); the project's tests use it to bound the cost per Python call without timing.
+Each tracking's :attr:`~_TracemallocTracking.stats` counts what the watchers did (hook events,
+readings, pictures); the project's tests bound the hook's events per call with it.
 """
 
 from __future__ import annotations
@@ -272,6 +275,9 @@ class _Sampler:
 
 
 class _TracemallocTracking(ActiveTracking):
+    """Tracking of one test call. ``stats`` (a :class:`TrackingStats`) says what the
+    watchers did; it is complete once :meth:`stop` has returned."""
+
     def __init__(
         self,
         request: TrackingRequest,
