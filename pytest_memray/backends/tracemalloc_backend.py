@@ -40,6 +40,8 @@ readings, pictures); the project's tests bound the hook's events per call with i
 
 from __future__ import annotations
 
+import dis
+import inspect
 import os
 import platform
 import sys
@@ -48,7 +50,7 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any, Callable, Optional
 
 from ..stack import StackFrame
@@ -94,6 +96,13 @@ _SAMPLE_INTERVAL = 0.001
 _traced = tracemalloc.get_traced_memory
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _TRACEMALLOC_FILE = tracemalloc.__file__
+#: Code whose "return" event may be a pause: coroutines and generators.
+_SUSPENDS = (
+    inspect.CO_COROUTINE
+    | inspect.CO_GENERATOR
+    | inspect.CO_ASYNC_GENERATOR
+    | inspect.CO_ITERABLE_COROUTINE
+)
 _get_traces: Optional[Callable[[], list[Any]]] = getattr(tracemalloc, "_get_traces", None)
 
 RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, line) newest first
@@ -182,6 +191,12 @@ def _group(
     if limit is not None:
         ranked = ranked[:limit]
     return [(size, count, frames) for frames, (size, count) in ranked]
+
+
+def _def_line(code: CodeType) -> int:
+    """The line of a function's ``def`` (``co_firstlineno`` is its first decorator's)."""
+    lines = [line for _, line in dis.findlinestarts(code) if line and line > code.co_firstlineno]
+    return min(lines, default=code.co_firstlineno)
 
 
 def _callers(frame: Optional[FrameType]) -> tuple[FrameType, ...]:
@@ -442,9 +457,14 @@ class _TracemallocTracking(ActiveTracking):
                 self._detach()
                 self._watch()
         due = self._fold(frame, event)
-        if event == "return" and frame.f_code is self._test_code:
-            # The test function returned (or a coroutine test paused): the sampler, if any,
-            # watches from here; settle() reads the peak before the plugin's work.
+        if (
+            event == "return"
+            and frame.f_code is self._test_code
+            and not frame.f_code.co_flags & _SUSPENDS
+        ):
+            # The test function returned (a coroutine's "return" may be a pause): the
+            # sampler, if any, watches from here; settle() reads the peak before the
+            # plugin's work.
             self._detach()
             self._watch()
         return due
@@ -487,7 +507,7 @@ class _TracemallocTracking(ActiveTracking):
                 "exact, but it is charged to the test function as a whole"
             )
             code = self._test_code
-            return () if code is None else ((code.co_filename, code.co_firstlineno),)
+            return () if code is None else ((code.co_filename, _def_line(code)),)
         if frame is not None:
             # A "call" event reports the new frame; the caller is the one that was running.
             return _stack_of(frame.f_back if event == "call" else frame, depth)
