@@ -329,6 +329,8 @@ class _TracemallocTracking(ActiveTracking):
         self._started = float("-inf")
         self._gap_note: Optional[str] = None
         self._recorded = False
+        #: The picture kept was taken by the sampler thread (near the growth, not at it).
+        self._sampled = False
         self._settled = False
         self._watched = False
         # Traced before the test function was entered (we started tracing): not the test's.
@@ -535,6 +537,7 @@ class _TracemallocTracking(ActiveTracking):
             self._sites, raw = _group(raw, _MAX_SITES, self._before), None
         first = not self._recorded
         self._raw, self._gap, self._recorded = raw, gap, True
+        self._sampled = not self._on_test_thread()
         del raw
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
@@ -633,6 +636,12 @@ class _TracemallocTracking(ActiveTracking):
         self._raw = self._sites = None
         if self._gap_note is not None and self._gap is not None:
             self._notes.append(self._gap_note)
+        if self._sampled:
+            self._notes.append(
+                "locations come from the sampler thread: they were pictured up to one reading "
+                f"({_SAMPLE_INTERVAL * 1000:g} ms or more) after memory grew past the last "
+                "picture, not at the peak itself; the peak figure is exact"
+            )
         return Measurement(
             peak_bytes=max(0, self._best_peak - self._baseline),
             allocation_count=sum(site.count for site in peak_sites),
