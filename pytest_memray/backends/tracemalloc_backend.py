@@ -464,11 +464,10 @@ class _TracemallocTracking(ActiveTracking):
             and frame.f_code is self._test_code
             and not frame.f_code.co_flags & _SUSPENDS
         ):
-            # The test function returned (a coroutine's "return" may be a pause): the
-            # sampler, if any, watches from here; settle() reads the peak before the
-            # plugin's work.
+            # The test function returned (a coroutine's "return" may be a pause): settle()
+            # comes next and reads the peak before the plugin's work. The sampler is not
+            # woken for that moment: handing the interpreter to it and back would cost more.
             self._detach()
-            self._watch()
         return due
 
     def sample(self) -> None:
