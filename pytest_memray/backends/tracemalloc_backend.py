@@ -11,7 +11,9 @@ How a test call is measured:
   returns (:meth:`settle`, before the plugin's own work after the call), less what was traced
   when the test function was entered and less what the backend itself holds. Every reading
   of the counters is followed by a reset of the peak counter once the reading's own small
-  objects are freed, so the watchers never add to the peak.
+  objects are freed, so the watchers never add to the peak. What a picture keeps is measured
+  from the traced total; the interpreter's caches of floats and short tuples make that good to
+  a few dozen bytes, so a test pictured while running can be off by that much.
 * To say *what* was alive at the peak, the backend keeps a picture (tracemalloc's raw traces)
   whenever the traced total has grown past the last picture by 10% of what the call added (and
   at least 64 KiB); pictures are grouped by location once the call is over. Two watchers read
