@@ -30,7 +30,7 @@ How a test call is measured:
 
   A hook on every event costs several times a call-heavy test's own time; the sampler costs
   almost nothing. Where threads cannot start (WebAssembly), the hook watches the whole call.
-  After a picture that took t seconds, none is taken for 19t seconds (:data:`_TIME_BUDGET`).
+  After a picture that took t seconds, none is taken for 39t seconds (:data:`_TIME_BUDGET`).
   A Python profile function that was already installed is called from the hook, so both work;
   where a C-level profiler holds the hook, the sampler alone watches.
 * Allocations whose newest frame is in this package, or that were traced before the test
@@ -85,7 +85,7 @@ _MAX_RAW_TRACES = 200_000
 _STEP = 0.1
 #: ...but after a picture that took t seconds, none is taken for t * (1 / _TIME_BUDGET - 1)
 #: seconds, so pictures never cost more than this share of a test's time.
-_TIME_BUDGET = 0.05
+_TIME_BUDGET = 0.025
 #: Calls and returns the profile hook watches at the start of each test call where a sampler
 #: thread takes over afterwards. At most 256: CPython keeps the ints up to 256 ready made, so
 #: counting them down allocates nothing that would show in the figures.
