@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pytest
 
 from .backends.registry import BackendChoice
-from .baseline import Baseline
 from .collector import ResultCollector
 from .json_report import benchmark_document, report_document, write_atomically
 from .report import render_entry, render_not_measured, select
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .baseline import Baseline
 
 
 class SessionOutputs:

@@ -16,11 +16,10 @@ Nothing here imports a backend's library: backends are reached through
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pytest
 
-from . import html_column
 from .backends.registry import (
     BackendChoice,
     BackendContext,
@@ -28,7 +27,6 @@ from .backends.registry import (
     choose_backend,
     registered_backends,
 )
-from .baseline import baseline_from_options
 from .collector import ResultCollector
 from .increase_history import IncreaseHistory
 from .markers import MARKER_HELP
@@ -42,6 +40,9 @@ from .xdist_support import ControllerReceiver, is_worker, send_from_worker, work
 #: The published plugin's registration name: ``-p no:memray_manager`` and
 #: ``config.pluginmanager.get_plugin("memray_manager")`` work as they did.
 PLUGIN_NAME = "memray_manager"
+
+if TYPE_CHECKING:
+    from .baseline import Baseline
 
 _scratch_key = pytest.StashKey["_Session"]()
 
@@ -75,10 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[_scratch_key] = _Session(choice, None if worker else scratch)
     _warn_about_options(config, settings, choice)
-    try:
-        gate = baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)
-    except ValueError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    gate = _baseline_gate(settings, choice)
 
     collector: Optional[ResultCollector] = None
     if not worker:
@@ -87,7 +85,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             SessionOutputs(settings, choice, collector, gate), f"{PLUGIN_NAME}_outputs"
         )
-        html_column.register_if_available(config)
+        if config.pluginmanager.hasplugin("html"):
+            from .html_column import register_if_available
+
+            register_if_available(config)
         if config.pluginmanager.hasplugin("xdist"):
             receiver = ControllerReceiver(choice.backend, collector, settings.bin_prefix, scratch)
             config.pluginmanager.register(receiver, f"{PLUGIN_NAME}_xdist")
@@ -126,6 +127,18 @@ def pytest_report_teststatus(report: pytest.TestReport) -> Optional[tuple[str, s
     if report.when == "call" and report.failed and getattr(report, MEMORY_PROBLEM_ATTR, None):
         return "failed", "M", "MEMORY PROBLEMS"
     return None
+
+
+def _baseline_gate(settings: Settings, choice: BackendChoice) -> Optional[Baseline]:
+    """The baseline gate, or None without --memray-baseline (imported only when asked for)."""
+    if settings.baseline is None and settings.max_increase is None:
+        return None
+    from .baseline import baseline_from_options
+
+    try:
+        return baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _results_needed_at_once(config: pytest.Config) -> bool:

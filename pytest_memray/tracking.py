@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import pytest
 
 from .backends.interface import Backend, Outcome, TrackingRequest
-from .baseline import Baseline
 from .capture_files import capture_file_name
 from .collector import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
 from .instrumented_call import CallState, InstrumentedCall, instrumented
@@ -33,6 +32,9 @@ from .markers import (
 )
 from .results import MemoryResult
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .baseline import Baseline
 
 #: junit-xml writes a report's user properties as <property> elements.
 PEAK_PROPERTY = "memray_peak_bytes"
@@ -251,7 +253,14 @@ class PerTestTracking:
 
     def _send(self, report: pytest.TestReport) -> None:
         if self._outbox:
-            setattr(report, RESULTS_ATTR, [result.to_dict() for result in self._outbox])
+            # Plain dicts where xdist carries the report to another process; the objects
+            # themselves where the collector is in this one.
+            results: list[object] = (
+                [result.to_dict() for result in self._outbox]
+                if self._collected_elsewhere
+                else list(self._outbox)
+            )
+            setattr(report, RESULTS_ATTR, results)
             self._outbox = []
 
     # -- the end ---------------------------------------------------------------------------
