@@ -374,7 +374,7 @@ class _TracemallocTracking(ActiveTracking):
             )
         self._baseline = self._summary_total = self._best_peak = self._next_snapshot_at = 0
         # Last: what the lines above allocated is in the baseline.
-        self._rebaseline()
+        self._rebaseline(note_what_is_traced=not self._hooked)
         if self._hooked:
             sys.setprofile(self._hook)
         else:
@@ -382,13 +382,15 @@ class _TracemallocTracking(ActiveTracking):
 
     # -- while the test runs -------------------------------------------------------------
 
-    def _rebaseline(self) -> None:
+    def _rebaseline(self, note_what_is_traced: bool = True) -> None:
         """Start counting from what is traced now (the test function is being entered).
 
         The figures are set twice, so that the second reading already counts their ints, and
-        then the peak counter starts afresh.
+        then the peak counter starts afresh. What is traced now is noted too, to be left out
+        of the locations, unless ``note_what_is_traced`` is False (the hook will rebaseline
+        when the test function is entered, and note it then).
         """
-        if self._we_started and _get_traces is not None:
+        if note_what_is_traced and self._we_started and _get_traces is not None:
             self._before = _group_all(_get_traces())
         self._set_baseline()
         self._set_baseline()
