@@ -99,9 +99,13 @@ class ObjectCensus:
         for frame in [sys._getframe(), *sys._current_frames().values()]:
             while frame is not None:
                 roots.append(frame)
-                roots.append(frame.f_locals)
+                frame_locals = frame.f_locals
+                if not isinstance(frame_locals, dict):
+                    # Python 3.13: a proxy, whose referents are not the locals themselves
+                    frame_locals = dict(frame_locals)
+                roots.append(frame_locals)
                 frame = frame.f_back
-        del frame
+        del frame, frame_locals
         gc.collect()
         found = gc.get_objects()
         if self._before is not None:
@@ -112,7 +116,9 @@ class ObjectCensus:
             del everything
         found = _drop_resurrected(found)
         new_ids = set(map(id, found))
-        own = {id(found), id(exclude), id(roots), id(self._before)}
+        # The census's own attributes: their dict is untracked by the collector until it
+        # holds a container, so it can look new (Python 3.9 and 3.10).
+        own = {id(found), id(exclude), id(roots), id(self._before), id(vars(self))}
         # Python 3.9 makes a bound method object for a call with keyword arguments.
         for obj in found:
             if isinstance(obj, types.MethodType) and obj.__self__ is self:
