@@ -373,7 +373,10 @@ class _TracemallocTracking(ActiveTracking):
                 )
             )
         self._baseline = self._summary_total = self._best_peak = self._next_snapshot_at = 0
-        # Last: what the lines above allocated is in the baseline.
+
+    def open(self) -> None:
+        """The test code starts now: what the plugin did since :meth:`__init__` (the object
+        census, say) is in the baseline, and the watchers begin."""
         self._rebaseline(note_what_is_traced=not self._hooked)
         if self._hooked:
             sys.setprofile(self._hook)
@@ -432,7 +435,7 @@ class _TracemallocTracking(ActiveTracking):
                 stats.hook_events += 1
                 if due:
                     picture()
-                else:
+                elif due is not None:
                     reset_peak()
 
         else:
@@ -443,13 +446,14 @@ class _TracemallocTracking(ActiveTracking):
                 stats.hook_events += 1
                 if due:
                     picture()
-                else:
+                elif due is not None:
                     reset_peak()
 
         return hook
 
-    def _on_event(self, frame: FrameType, event: str) -> bool:
-        """One profile event on the test's thread; True when a picture is due."""
+    def _on_event(self, frame: FrameType, event: str) -> Optional[bool]:
+        """One profile event on the test's thread; True when a picture is due, None while
+        the test function has not been entered (nothing read, so no peak reset owed)."""
         if self._test_code is None:
             if (
                 event != "call"
@@ -462,7 +466,7 @@ class _TracemallocTracking(ActiveTracking):
                 if self._events_before == 0 and self._events_left > 0:
                     self._detach()
                     self._watch()
-                return False
+                return None
             # The test function is being entered: what was made so far (including the frame
             # object Python makes for the hook) is not the test's.
             self._test_code = frame.f_code
