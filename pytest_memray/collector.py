@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from .results import MemoryResult
+from .results import InternTable, MemoryResult
 
 #: Report attributes this plugin sets; plain data, so xdist carries them to the controller.
 RESULTS_ATTR = "memray_results"
@@ -53,8 +53,6 @@ class ResultCollector:
     """The session's results by test id, their outcomes, and what went missing."""
 
     def __init__(self, backend_name: str) -> None:
-        from .results import InternTable
-
         self._backend_name = backend_name
         self._intern = InternTable()
         self.results: dict[str, MemoryResult] = {}

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from .sizes import format_size
+from .tracking import PEAK_ATTR
 
-PEAK_ATTR = "memray_peak_bytes"
 COLUMN = "peakMemory"
 PLUGIN_NAME = "memray-html-column"
 _SORT_DIGITS = 20

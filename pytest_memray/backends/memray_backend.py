@@ -17,10 +17,19 @@ Two ways of tracking a test call, with the same figures:
   call has alive, and what was alive at its peak so far, is held: memory follows what a test
   keeps, not how many allocations it makes. Allocations from before the call that are freed
   during it are ignored, as a Tracker started at the call would not have seen them either.
-* **One Tracker per call**, writing an aggregated capture file that is read back at once: for
-  tests whose markers need the result right away, for ``limit_leaks`` (which needs native
-  frames and Python-allocator tracing), and with ``--memray-bin-path``, whose users want one
-  capture file per test. A batch in progress is closed first (only one Tracker can run).
+* **One Tracker per call**, started in :meth:`~ActiveTracking.open` and stopped in
+  :meth:`~ActiveTracking.close`, writing an aggregated capture file that is read back at
+  once: for requests ``needed_at_once`` (limit markers, junit-xml, pytest-html, a baseline),
+  for ``limit_leaks`` (which needs native frames and Python-allocator tracing), and with
+  ``--memray-bin-path``, whose users want one capture file per test. A batch in progress is
+  closed first (only one Tracker can run). A capture that ended at the file-size limit or on
+  a full disk is not trusted (:func:`storage_problem`).
+
+Allocations whose newest Python frame is the plugin's own code are left out of every figure.
+Each batch file has a small description beside it, so that the xdist controller can replay
+the batch of a worker that died (:meth:`MemrayBackend.recover`); an interrupted worker leaves
+its batch on disk for that (:meth:`MemrayBackend.suspend`). A call whose closing mark never
+made it to the file is reported as not measured, with the reason.
 """
 
 from __future__ import annotations
