@@ -325,7 +325,7 @@ def test_the_sampler_takes_the_picture_after_the_hook_left() -> None:
     measurement = _outcome(backend, tracking)
     assert measurement is not None
     assert _tracking_stats(tracking).pictures == 1
-    assert measurement.peak_bytes >= 10 * 1024 * 1024
+    assert measurement.peak_bytes >= 10 * 1024 * 1024 - 1024  # see the test below
     top = measurement.peak_sites[0]
     assert top.size >= 10 * 1024 * 1024
     assert top.stack[0].function == "_held_then_freed"
@@ -356,7 +356,7 @@ def test_a_peak_between_two_samples_is_charged_and_noted() -> None:
     # within a few hundred bytes: objects alive at the baseline may be freed in the call
     assert measurement.peak_bytes >= 10 * 1024 * 1024 - 1024
     top = measurement.peak_sites[0]
-    assert top.size >= 10 * 1024 * 1024
+    assert top.size >= 10 * 1024 * 1024 - 1024  # the gap is a difference of totals too
     # Almost always freed before the sampler reads the total, and then charged with a note;
     # on a loaded machine the thread may be switched to while the spike is alive, and then
     # it is pictured where it was made.
