@@ -136,6 +136,8 @@ def parse_document(path: str, data: object) -> Document:
 def load_document(path: PathLike) -> Document:
     """Read and check the document at ``path``."""
     name = os.fspath(path)
+    if os.path.isdir(name):  # Windows says "permission denied" when a folder is opened
+        raise DocumentError(name, "is a directory, not a JSON report")
     try:
         with open(name, encoding="utf-8") as stream:
             text = stream.read()
