@@ -131,7 +131,7 @@ class Limit(abc.ABC):
         """The failure this limit finds in the objects the call left alive, or None."""
         return None
 
-    def _not_measured(self, outcome: Optional[Outcome], what: str) -> Optional[Failure]:
+    def _not_measured(self, outcome: Optional[Outcome], what: str) -> Failure:
         reason = outcome.reason if isinstance(outcome, NotMeasured) else "no result came back"
         return Failure(
             summary=f"{what}, but the memory of this test could not be measured: {reason}",

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import abc
 import os
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from ..stack import StackFrame
 
@@ -111,12 +112,15 @@ class AllocationSite(NamedTuple):
         )
 
 
-def rank_sites(sites: Any, key: Any = None) -> list[AllocationSite]:
+def rank_sites(
+    sites: Iterable[AllocationSite],
+    key: Optional[Callable[[AllocationSite], Hashable]] = None,
+) -> list[AllocationSite]:
     """Sites merged by ``key(site)`` (the whole stack and thread by default), largest first.
 
     Merged sites add up their sizes and allocations and keep the first one's stack and thread.
     """
-    merged: dict[Any, list[Any]] = {}
+    merged: dict[Hashable, list[Any]] = {}
     for site in sites:
         group_key = (site.stack, site.thread_id) if key is None else key(site)
         totals = merged.get(group_key)
