@@ -1,4 +1,5 @@
-"""What the reporting process shows and writes: the header line, the report, the JSON files.
+"""What the reporting process shows and writes: the header line, the report, the JSON files,
+and the peaks junit-xml could not write as the tests were reported.
 
 Registered on the controller only (a single process, or the xdist controller), next to the
 :class:`~.collector.ResultCollector` it reads from.
@@ -7,7 +8,9 @@ Registered on the controller only (a single process, or the xdist controller), n
 from __future__ import annotations
 
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from .backends.registry import BackendChoice
 from .collector import ResultCollector
 from .json_report import benchmark_document, report_document, write_atomically
+from .junit_properties import add_peaks
 from .report import render_entry, render_not_measured, select
 from .settings import Settings
 
@@ -31,8 +35,11 @@ class SessionOutputs:
         choice: BackendChoice,
         collector: ResultCollector,
         gate: Optional[Baseline] = None,
+        junit: Optional[tuple[Path, Optional[str]]] = None,
     ) -> None:
         self.settings = settings
+        #: The junit-xml file and its ``--junitprefix``, with ``--junitxml``.
+        self.junit = junit
         self.choice = choice
         self.collector = collector
         self.gate = gate
@@ -60,6 +67,8 @@ class SessionOutputs:
         yield
         self._final = self.collector.final()
         settings = self.settings
+        if self.junit is not None:
+            self._add_junit_peaks(session, *self.junit)
         for path, document in (
             (settings.json_path, lambda: report_document(self.choice, self._final)),
             (settings.benchmark_json_path, lambda: benchmark_document(self.choice, self._final)),
@@ -72,6 +81,21 @@ class SessionOutputs:
                 sys.stderr.write(f"ERROR: pytest-memray could not write {path}: {exc}\n")
                 if session.exitstatus == pytest.ExitCode.OK:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _add_junit_peaks(self, session: pytest.Session, path: Path, prefix: Optional[str]) -> None:
+        peaks = {
+            result.nodeid: result.peak_bytes
+            for result, _ in self._final
+            if result.not_measured is None
+        }
+        if not peaks or not path.exists():
+            return  # nothing to add, or junit-xml wrote nothing (it says why itself)
+        try:
+            add_peaks(path, peaks, prefix)
+        except (OSError, ET.ParseError) as exc:
+            sys.stderr.write(f"ERROR: pytest-memray could not add peaks to {path}: {exc}\n")
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.gate is not None:

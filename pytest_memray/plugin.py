@@ -15,6 +15,7 @@ Nothing here imports a backend's library: backends are reached through
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -83,7 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
         collector = ResultCollector(choice.backend.name)
         config.pluginmanager.register(collector, f"{PLUGIN_NAME}_results")
         config.pluginmanager.register(
-            SessionOutputs(settings, choice, collector, gate), f"{PLUGIN_NAME}_outputs"
+            SessionOutputs(settings, choice, collector, gate, _junit_file(config)),
+            f"{PLUGIN_NAME}_outputs",
         )
         if config.pluginmanager.hasplugin("html"):
             from .html_column import register_if_available
@@ -142,10 +144,19 @@ def _baseline_gate(settings: Settings, choice: BackendChoice) -> Optional[Baseli
 
 
 def _results_needed_at_once(config: pytest.Config) -> bool:
-    """Whether outputs read each test's figures as the test is reported (junit-xml's
-    properties, pytest-html's column), so that no backend may hand them over later."""
-    option = config.option
-    return bool(getattr(option, "xmlpath", None) or getattr(option, "htmlpath", None))
+    """Whether an output reads each test's figures as the test is reported (pytest-html's
+    column), so that no backend may hand them over later. junit-xml's are added at the end
+    (:mod:`.junit_properties`)."""
+    return bool(getattr(config.option, "htmlpath", None))
+
+
+def _junit_file(config: pytest.Config) -> Optional[tuple[Path, Optional[str]]]:
+    """The file junit-xml writes and its ``--junitprefix``, or None without ``--junitxml``."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if not xmlpath or not config.pluginmanager.hasplugin("junitxml"):
+        return None
+    path = Path(os.path.expandvars(xmlpath)).expanduser().absolute()
+    return path, getattr(config.option, "junitprefix", None)
 
 
 def _increase_history(config: pytest.Config, settings: Settings) -> Optional[IncreaseHistory]:

@@ -1,0 +1,114 @@
+"""Each measured test's peak in the junit-xml report, added once every figure is known.
+
+junit-xml writes a test's ``<testcase>`` as soon as the test is reported, with the user
+properties the report carries. A test measured on its own (a limit marker, ``--memray-limit``)
+has its figure by then and gets its ``memray_peak_bytes`` property that way (see
+:mod:`.tracking`). A batched test's figures come later, when its batch is replayed; rather
+than give up batching whenever ``--junitxml`` is given (a Tracker per test costs the memray
+backend about 13 ms), the reporting process adds the missing properties to the file once
+junit-xml has written it, at the end of the session.
+
+A ``<testcase>`` is matched to its test the way junit-xml names it: the file path as a dotted
+module name, the classes, a ``--junitprefix`` if any (``classname``), and the test's name
+with its parameters (``name``). A name two tests share is left alone: a figure is never put
+on a test it may not belong to. A test that was not measured gets no property, never a 0.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Optional
+
+#: The property's name, as junit-xml writes it for tests measured on their own.
+PEAK_PROPERTY = "memray_peak_bytes"
+
+#: Characters junit-xml does not write as they are (those XML 1.0 cannot hold, and DEL);
+#: it writes each as ``#xHH`` or ``#xHHHH``.
+_NOT_WRITTEN = re.compile("[^\x09\x0a\x0d\x20-\x7e\x80-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _escaped(text: str) -> str:
+    def code(found: re.Match[str]) -> str:
+        point = ord(found.group())
+        return f"#x{point:02X}" if point <= 0xFF else f"#x{point:04X}"
+
+    return _NOT_WRITTEN.sub(code, text)
+
+
+def junit_names(nodeid: str, prefix: Optional[str] = None) -> set[tuple[str, str]]:
+    """The ``classname`` and ``name`` junit-xml gives the test ``nodeid``.
+
+    pytest 9 takes the path up to the first ``::`` and the parameters from the rest; older
+    versions took the parameters from the first ``[``. The two differ only for a path that
+    holds a ``[``; then both pairs are given.
+    """
+    head, separator, tail = nodeid.partition("::")
+    if separator:
+        inner, bracket, parameters = tail.partition("[")
+        today = [head, *inner.split("::")]
+        today[-1] += bracket + parameters
+    else:
+        today = [head]
+    before, bracket, parameters = nodeid.partition("[")
+    earlier = before.split("::")
+    earlier[-1] += bracket + parameters
+    pairs = set()
+    for parts in (today, earlier):
+        module = parts[0].replace("/", ".")
+        if module.endswith(".py"):
+            module = module[: -len(".py")]
+        owners = [prefix] if prefix else []
+        owners += [module, *parts[1:-1]] if len(parts) > 1 else []
+        name = parts[-1] if len(parts) > 1 else module
+        pairs.add((".".join(owners), _escaped(name)))
+    return pairs
+
+
+def add_peaks(path: Path, peaks: Mapping[str, int], prefix: Optional[str] = None) -> int:
+    """Give each ``<testcase>`` of the junit-xml file at ``path`` that has no peak property
+    the peak of its test, from ``peaks`` (nodeid -> bytes); returns how many were added.
+
+    Raises OSError if the file cannot be read or replaced, ET.ParseError if it is not XML.
+    """
+    by_name: dict[tuple[str, str], Optional[int]] = {}
+    for nodeid, bytes_ in peaks.items():
+        for key in junit_names(nodeid, prefix):
+            by_name[key] = None if key in by_name else bytes_  # shared by two tests: left alone
+    tree = ET.parse(path)
+    added = 0
+    for case in tree.iter("testcase"):
+        peak = by_name.get((case.get("classname", ""), case.get("name", "")))
+        if peak is None or _has_peak(case):
+            continue
+        properties = case.find("properties")
+        if properties is None:
+            properties = ET.Element("properties")
+            case.insert(0, properties)  # junit-xml puts them first
+        ET.SubElement(properties, "property", name=PEAK_PROPERTY, value=str(peak))
+        added += 1
+    if added:
+        _replace(path, tree)
+    return added
+
+
+def _has_peak(case: ET.Element) -> bool:
+    found: Iterable[ET.Element] = case.iterfind(f"properties/property[@name='{PEAK_PROPERTY}']")
+    return any(True for _ in found)
+
+
+def _replace(path: Path, tree: ET.ElementTree[ET.Element]) -> None:
+    """Write ``tree`` over ``path`` through a temporary file in the same folder."""
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            tree.write(stream, encoding="utf-8", xml_declaration=True)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise
