@@ -128,10 +128,15 @@ class PerTestTracking:
         if settings.bin_path is not None:
             name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
             capture = settings.bin_path / name
-        return TrackingRequest(
+        if limit is None and capture is None:
+            # Only the report and the JSON show this test's sites: the newest frame of each.
+            # Every frame more costs the tracemalloc backend time on every allocation.
+            depth = 1
+        else:
             # One frame more than a failure shows, so that it can tell a stack was cut ("...").
-            stack_depth=(settings.stacks if limit is None else limit.stack_depth(settings.stacks))
-            + 1,
+            depth = (settings.stacks if limit is None else limit.stack_depth(settings.stacks)) + 1
+        return TrackingRequest(
+            stack_depth=depth,
             show_native_frames=caps.native_frames and settings.native,
             trace_python_allocators=caps.python_allocator_tracing
             and settings.trace_python_allocators,

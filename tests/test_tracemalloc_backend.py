@@ -43,6 +43,36 @@ def test_tracing_is_off_again_after_the_session(pytester: pytest.Pytester) -> No
     assert not tracemalloc.is_tracing()
 
 
+FRAMES_RECORDED = """
+import tracemalloc
+import pytest
+
+FRAMES = {}
+
+def test_unmarked():
+    FRAMES["unmarked"] = tracemalloc.get_traceback_limit()
+
+@pytest.mark.limit_memory("100 MB")
+def test_limited():
+    FRAMES["limited"] = tracemalloc.get_traceback_limit()
+
+def test_zz_report():
+    print("FRAMES", sorted(FRAMES.items()))
+"""
+
+
+def test_only_a_failure_that_shows_stacks_pays_for_more_frames(
+    pytester: pytest.Pytester,
+) -> None:
+    """Each frame tracemalloc records costs time on every allocation (40% on hypothesis
+    tests for a second one): a test without a limit is shown with its newest frame only."""
+    pytester.makepyfile(test_frames=FRAMES_RECORDED)
+    result = _run(pytester, "--stacks=3", "-s", "-p", "no:randomly")
+    assert result.ret == 0
+    # a limit's failure shows 3 frames, and one more tells it the stack was cut
+    result.stdout.fnmatch_lines(["*FRAMES [[]('limited', 4), ('unmarked', 1)[]]*"])
+
+
 USER_TRACES = """
 import tracemalloc
 
