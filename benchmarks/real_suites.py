@@ -138,6 +138,12 @@ CONFIGS: tuple[Config, ...] = (
         "tracemalloc.start()/stop() around each test call, nothing else",
     ),
     Config(
+        "bare-memray",
+        "ours",
+        ("-p", "no:memray", "-p", "bench_bare_memray"),
+        "one memray Tracker from the end of collection to the end of the session, nothing else",
+    ),
+    Config(
         "ours-memray",
         "ours",
         ("--memray", "--memray-backend=memray"),
@@ -167,6 +173,39 @@ def pytest_runtest_call(item):
     tracemalloc.start()
     yield
     tracemalloc.stop()
+'''
+
+BARE_MEMRAY_PLUGIN = '''\
+"""One memray Tracker from the end of collection to the end of the session; nothing else.
+
+What memray's own tracking costs the tests (and pytest's work between them), without a
+Tracker started and stopped around each test.
+"""
+
+import os
+import tempfile
+
+import memray
+import pytest
+
+_SESSION = {}
+
+
+def pytest_collection_finish(session):
+    folder = tempfile.mkdtemp(prefix="bench-bare-memray-")
+    path = os.path.join(folder, "session.bin")
+    tracker = memray.Tracker(path, file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
+    tracker.__enter__()
+    _SESSION.update(tracker=tracker, folder=folder, path=path)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    tracker = _SESSION.pop("tracker", None)
+    if tracker is not None:
+        tracker.__exit__(None, None, None)
+        os.unlink(_SESSION["path"])
+        os.rmdir(_SESSION["folder"])
 '''
 
 
@@ -666,6 +705,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 def write_plugin() -> None:
     PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
     _write_if_changed(PLUGIN_DIR / "bench_bare_tracemalloc.py", BARE_TRACEMALLOC_PLUGIN)
+    _write_if_changed(PLUGIN_DIR / "bench_bare_memray.py", BARE_MEMRAY_PLUGIN)
 
 
 # --------------------------------------------------------------------------------------------

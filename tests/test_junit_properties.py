@@ -9,8 +9,7 @@ import pytest
 
 from pytest_memray.junit_properties import add_peaks, junit_names
 
-from .conftest import Runner
-from .helpers import requires_memray, requires_xdist
+from .helpers import Runner, requires_memray, requires_xdist
 
 
 @pytest.mark.parametrize(

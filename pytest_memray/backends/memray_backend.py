@@ -424,6 +424,7 @@ class _Batch:
         #: A boundary mark could not be placed: no more calls go into this batch.
         self.broken = False
         self._marks = 0  # boundary marks reserved so far
+        folder.mkdir(parents=True, exist_ok=True)
         self.path.unlink(missing_ok=True)
         _describe_batch(self.path, first, self.depth, self.show_native)
         self._tracker = memray.Tracker(
@@ -572,6 +573,7 @@ class _TrackerPerCall(ActiveTracking):
             self._path = request.capture_file
             self._keep = True
         else:
+            scratch_dir.mkdir(parents=True, exist_ok=True)
             self._path = scratch_dir / f"call-{handle}.bin"
             self._keep = False
         self._path.unlink(missing_ok=True)  # memray refuses to overwrite
@@ -665,7 +667,6 @@ class MemrayBackend(Backend):
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
         handle = self.next_handle()
-        self._scratch.mkdir(parents=True, exist_ok=True)
         batch = self._batch
         if batch is not None and batch.broken:
             self._can_batch = False
