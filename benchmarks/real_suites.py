@@ -158,7 +158,45 @@ CONFIGS: tuple[Config, ...] = (
     Config("published", "published", ("--memray",), f"published {PUBLISHED_PLUGIN}"),
 )
 CONFIG_NAMES = tuple(config.name for config in CONFIGS)
-BASE_ARGS = ("-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-o", "junit_logging=no")
+BASE_ARGS = (
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:randomly",
+    "-o",
+    "junit_logging=no",
+    "-p",
+    "bench_peak_rss",
+)
+
+PEAK_RSS_PLUGIN = '''\
+"""Writes this process's peak RSS (VmHWM) to $BENCH_PEAK_RSS_FILE as it exits; Linux only.
+
+The rusage of a child counts the memory of the process that forked it: a big benchmark
+runner would lift every small run's figure. VmHWM is this process's own, from its exec on.
+"""
+
+import atexit
+import os
+
+
+def _write_peak():
+    path = os.environ.get("BENCH_PEAK_RSS_FILE")
+    try:
+        with open("/proc/self/status") as status:
+            found = [line.split()[1] for line in status if line.startswith("VmHWM:")]
+    except OSError:
+        return
+    if path and found:
+        with open(path, "w") as out:
+            out.write(str(int(found[0]) * 1024))
+
+
+def pytest_configure(config):
+    atexit.register(_write_peak)
+'''
+
 
 BARE_TRACEMALLOC_PLUGIN = '''\
 """Starts tracemalloc before each test call and stops it after; measures nothing else."""
@@ -706,6 +744,7 @@ def write_plugin() -> None:
     PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
     _write_if_changed(PLUGIN_DIR / "bench_bare_tracemalloc.py", BARE_TRACEMALLOC_PLUGIN)
     _write_if_changed(PLUGIN_DIR / "bench_bare_memray.py", BARE_MEMRAY_PLUGIN)
+    _write_if_changed(PLUGIN_DIR / "bench_peak_rss.py", PEAK_RSS_PLUGIN)
 
 
 # --------------------------------------------------------------------------------------------
@@ -713,7 +752,7 @@ def write_plugin() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def child_environment(tmpdir: Path) -> dict[str, str]:
+def child_environment(tmpdir: Path, peak_rss_file: Optional[Path] = None) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV"):
         env.pop(name, None)
@@ -721,7 +760,17 @@ def child_environment(tmpdir: Path) -> dict[str, str]:
     # Same for every configuration; only bare-tracemalloc loads the module found there.
     env["PYTHONPATH"] = str(PLUGIN_DIR)
     env["TMPDIR"] = str(tmpdir)
+    if peak_rss_file is not None:
+        env["BENCH_PEAK_RSS_FILE"] = str(peak_rss_file)
     return env
+
+
+def _peak_rss(peak_rss_file: Path, usage_maxrss: int) -> int:
+    """The pytest process's own peak RSS where it wrote it (Linux), else the rusage figure."""
+    try:
+        return int(peak_rss_file.read_text())
+    except (OSError, ValueError):
+        return _maxrss_bytes(usage_maxrss)
 
 
 def _maxrss_bytes(value: int) -> int:
@@ -729,7 +778,8 @@ def _maxrss_bytes(value: int) -> int:
 
 
 def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sample:
-    """One pytest process; wall time, CPU and peak RSS from ``os.wait4``, outcomes from junit."""
+    """One pytest process; wall time and CPU from ``os.wait4``, peak RSS from the process
+    itself (see ``PEAK_RSS_PLUGIN``), outcomes from junit."""
     stem = f"{target.name}-{config.name}-r{repeat}"
     run_dir = RUNS / stem
     if run_dir.exists():
@@ -751,7 +801,7 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=child_environment(tmpdir),
+            env=child_environment(tmpdir, run_dir / "peak_rss"),
         )
         deadline = start + timeout
         while True:
@@ -779,7 +829,7 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
         repeat=repeat,
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        max_rss=_maxrss_bytes(usage.ru_maxrss),
+        max_rss=_peak_rss(run_dir / "peak_rss", usage.ru_maxrss),
         returncode=process.returncode,
         timed_out=timed_out,
         outcomes=outcomes,
@@ -1043,8 +1093,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "",
         f"Medians of {args.repeat} repeat(s); configurations interleaved in each repeat (order "
         f"rotated by one per repeat); {args.warmup} unmeasured plain warm-up run(s) per target. "
-        "Wall time is measured around the pytest process; CPU and peak RSS come from os.wait4 "
-        "for that process. An outcome difference is a test whose junit outcome differs from "
+        "Wall time is measured around the pytest process; CPU comes from os.wait4 for that "
+        "process, peak RSS from the process itself (VmHWM, written as it exits; the rusage "
+        "figure would count the runner's own memory). An outcome difference is a test whose junit outcome differs from "
         "the plain run of the same repeat.",
         "",
         "Configurations: "
