@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -80,6 +81,12 @@ def _positional_call(
     """
     if not kwargs:
         return func, args
+    names = _parameter_names(func)
+    if names is not None and len(args) + len(kwargs) == len(names):
+        try:
+            return func, (*args, *(kwargs[name] for name in names[len(args) :]))
+        except KeyError:
+            pass  # an unexpected keyword: bound below, which says what is wrong
     try:
         bound = inspect.signature(func).bind(*args, **kwargs)
     except (TypeError, ValueError):
@@ -87,6 +94,43 @@ def _positional_call(
     if bound.kwargs:  # keyword-only parameters
         return functools.partial(func, *bound.args, **bound.kwargs), ()
     return func, tuple(bound.args)
+
+
+#: Parameter names of test functions, in order (see :func:`_parameter_names`): of functions
+#: called as they are, and of functions called as bound methods (less their first parameter).
+_NAMES: weakref.WeakKeyDictionary[Any, Optional[tuple[str, ...]]] = weakref.WeakKeyDictionary()
+_METHOD_NAMES: weakref.WeakKeyDictionary[Any, Optional[tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _parameter_names(func: Callable[..., Any]) -> Optional[tuple[str, ...]]:
+    """The names of ``func``'s parameters in order, when each can be passed by position or
+    keyword and none has a default (then binding is putting keywords in that order); else
+    None. Worked out once per function: a test function runs many times (parameters, reruns).
+    """
+    if inspect.ismethod(func):
+        known, key = _METHOD_NAMES, func.__func__
+    else:
+        known, key = _NAMES, func
+    try:
+        return known[key]
+    except (KeyError, TypeError):  # TypeError: cannot be weakly referenced
+        pass
+    try:
+        parameters = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    names: Optional[tuple[str, ...]] = tuple(p.name for p in parameters)
+    if any(
+        p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD
+        or p.default is not inspect.Parameter.empty
+        for p in parameters
+    ):
+        names = None
+    with suppress(TypeError):
+        known[key] = names
+    return names
 
 
 def _runs_item_obj(item: pytest.Item) -> bool:

@@ -471,3 +471,62 @@ def test_b_crashes():
     assert finished["not_measured"] is None, finished["not_measured"]
     assert finished["peak_bytes"] >= 3 * 1024 * 1024
     assert result.ret == 1
+
+
+# -- fixtures are bound to the test's parameters by name (instrumented_call._positional_call) --
+
+FIXTURE_ORDER = """
+import pytest
+
+@pytest.fixture
+def first():
+    return 1
+
+@pytest.fixture
+def second():
+    return 2
+
+@pytest.mark.parametrize("value", [10, 20])
+def test_in_another_order(second, value, first):
+    assert (first, second) == (1, 2)
+    assert value in (10, 20)
+
+class TestBound:
+    @pytest.mark.parametrize("value", [10, 20])
+    def test_method(self, second, value, first):
+        assert (first, second, value % 10) == (1, 2, 0)
+
+def test_with_a_default(first, second=5):
+    assert (first, second) == (1, 5)
+
+def test_keyword_only(first, *, second):
+    assert (first, second) == (1, 2)
+"""
+
+
+def test_fixtures_reach_the_parameters_they_name(runner: Runner) -> None:
+    """Guards the remembered parameter order: each test runs twice, the second time from
+    what was remembered, and a wrong order would swap two fixtures."""
+    result = runner.run_source(FIXTURE_ORDER, "--memray", "-p", "no:randomly")
+    result.assert_outcomes(passed=6)
+
+
+def test_parameter_names_are_remembered_for_simple_signatures_only() -> None:
+    from pytest_memray.instrumented_call import _METHOD_NAMES, _NAMES, _parameter_names
+
+    def plain(b: int, a: int) -> None: ...
+
+    def defaulted(b: int, a: int = 1) -> None: ...
+
+    def keyword_only(b: int, *, a: int) -> None: ...
+
+    class Holder:
+        def method(self, b: int, a: int) -> None: ...
+
+    assert _parameter_names(plain) == ("b", "a")
+    assert _NAMES[plain] == ("b", "a")
+    assert _parameter_names(defaulted) is None
+    assert _parameter_names(keyword_only) is None
+    assert _parameter_names(Holder().method) == ("b", "a")
+    assert _METHOD_NAMES[Holder.method] == ("b", "a")
+    assert _parameter_names(Holder.method) == ("self", "b", "a")
