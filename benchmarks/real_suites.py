@@ -1095,8 +1095,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"rotated by one per repeat); {args.warmup} unmeasured plain warm-up run(s) per target. "
         "Wall time is measured around the pytest process; CPU comes from os.wait4 for that "
         "process, peak RSS from the process itself (VmHWM, written as it exits; the rusage "
-        "figure would count the runner's own memory). An outcome difference is a test whose junit outcome differs from "
-        "the plain run of the same repeat.",
+        "figure would count the runner's own memory). An outcome difference is a test whose "
+        "junit outcome differs from the plain run of the same repeat.",
         "",
         "Configurations: "
         + "; ".join(f"`{c.name}`: {c.description}" for c in CONFIGS if c.name in configs)
