@@ -70,8 +70,8 @@ def junit_names(nodeid: str, prefix: Optional[str] = None) -> set[tuple[str, str
 
 
 def add_peaks(path: Path, peaks: Mapping[str, int], prefix: Optional[str] = None) -> int:
-    """Give each ``<testcase>`` of the junit-xml file at ``path`` that has no peak property
-    the peak of its test, from ``peaks`` (nodeid -> bytes); returns how many were added.
+    """Give the ``<testcase>`` of each test in ``peaks`` (nodeid -> bytes) in the junit-xml
+    file at ``path`` its peak, unless it has one; returns how many were added.
 
     Raises OSError if the file cannot be read or replaced, ET.ParseError if it is not XML.
     """
@@ -80,9 +80,14 @@ def add_peaks(path: Path, peaks: Mapping[str, int], prefix: Optional[str] = None
         for key in junit_names(nodeid, prefix):
             by_name[key] = None if key in by_name else bytes_  # shared by two tests: left alone
     tree = ET.parse(path)
-    added = 0
+    # A test run more than once (reruns) may have a <testcase> per run: the figure is the
+    # last run's, so it goes on the last one.
+    last: dict[tuple[str, str], ET.Element] = {}
     for case in tree.iter("testcase"):
-        peak = by_name.get((case.get("classname", ""), case.get("name", "")))
+        last[(case.get("classname", ""), case.get("name", ""))] = case
+    added = 0
+    for key, case in last.items():
+        peak = by_name.get(key)
         if peak is None or _has_peak(case):
             continue
         properties = case.find("properties")

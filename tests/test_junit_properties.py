@@ -86,6 +86,20 @@ def test_a_name_two_tests_share_gets_no_peak(tmp_path: Path) -> None:
     assert _peaks(path)["test_late"] == []
 
 
+def test_a_test_run_twice_gets_its_peak_on_the_last_run(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(
+        '<testsuites><testsuite name="pytest">'
+        '<testcase classname="test_a" name="test_flaky"><failure message="x" /></testcase>'
+        '<testcase classname="test_a" name="test_flaky" />'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    assert add_peaks(path, {"test_a.py::test_flaky": 42}) == 1
+    runs = list(ET.parse(path).iter("testcase"))
+    assert [len(list(run.iter("property"))) for run in runs] == [0, 1]
+
+
 def test_add_peaks_leaves_an_unchanged_file_alone(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
     path.write_text(JUNIT, encoding="utf-8")
