@@ -40,6 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+try:
+    from . import peak_rss  # imported as part of the benchmarks package (the tests)
+except ImportError:
+    import peak_rss  # type: ignore[no-redef,import-not-found]  # run as a script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / ".work" / "real"
@@ -167,36 +172,8 @@ BASE_ARGS = (
     "-o",
     "junit_logging=no",
     "-p",
-    "bench_peak_rss",
+    peak_rss.PLUGIN_NAME,
 )
-
-PEAK_RSS_PLUGIN = '''\
-"""Writes this process's peak RSS (VmHWM) to $BENCH_PEAK_RSS_FILE as it exits; Linux only.
-
-The rusage of a child counts the memory of the process that forked it: a big benchmark
-runner would lift every small run's figure. VmHWM is this process's own, from its exec on.
-"""
-
-import atexit
-import os
-
-
-def _write_peak():
-    path = os.environ.get("BENCH_PEAK_RSS_FILE")
-    try:
-        with open("/proc/self/status") as status:
-            found = [line.split()[1] for line in status if line.startswith("VmHWM:")]
-    except OSError:
-        return
-    if path and found:
-        with open(path, "w") as out:
-            out.write(str(int(found[0]) * 1024))
-
-
-def pytest_configure(config):
-    atexit.register(_write_peak)
-'''
-
 
 BARE_TRACEMALLOC_PLUGIN = '''\
 """Starts tracemalloc before each test call and stops it after; measures nothing else."""
@@ -744,7 +721,7 @@ def write_plugin() -> None:
     PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
     _write_if_changed(PLUGIN_DIR / "bench_bare_tracemalloc.py", BARE_TRACEMALLOC_PLUGIN)
     _write_if_changed(PLUGIN_DIR / "bench_bare_memray.py", BARE_MEMRAY_PLUGIN)
-    _write_if_changed(PLUGIN_DIR / "bench_peak_rss.py", PEAK_RSS_PLUGIN)
+    peak_rss.write_plugin(PLUGIN_DIR)
 
 
 # --------------------------------------------------------------------------------------------
@@ -761,25 +738,13 @@ def child_environment(tmpdir: Path, peak_rss_file: Optional[Path] = None) -> dic
     env["PYTHONPATH"] = str(PLUGIN_DIR)
     env["TMPDIR"] = str(tmpdir)
     if peak_rss_file is not None:
-        env["BENCH_PEAK_RSS_FILE"] = str(peak_rss_file)
+        env[peak_rss.FILE_VARIABLE] = str(peak_rss_file)
     return env
-
-
-def _peak_rss(peak_rss_file: Path, usage_maxrss: int) -> int:
-    """The pytest process's own peak RSS where it wrote it (Linux), else the rusage figure."""
-    try:
-        return int(peak_rss_file.read_text())
-    except (OSError, ValueError):
-        return _maxrss_bytes(usage_maxrss)
-
-
-def _maxrss_bytes(value: int) -> int:
-    return value if sys.platform == "darwin" else value * 1024
 
 
 def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sample:
     """One pytest process; wall time and CPU from ``os.wait4``, peak RSS from the process
-    itself (see ``PEAK_RSS_PLUGIN``), outcomes from junit."""
+    itself (see :mod:`peak_rss`), outcomes from junit."""
     stem = f"{target.name}-{config.name}-r{repeat}"
     run_dir = RUNS / stem
     if run_dir.exists():
@@ -829,7 +794,7 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
         repeat=repeat,
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        max_rss=_peak_rss(run_dir / "peak_rss", usage.ru_maxrss),
+        max_rss=peak_rss.peak_rss_bytes(run_dir / "peak_rss", usage.ru_maxrss),
         returncode=process.returncode,
         timed_out=timed_out,
         outcomes=outcomes,

@@ -22,8 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+try:
+    from . import peak_rss  # imported as part of the benchmarks package
+except ImportError:
+    import peak_rss  # type: ignore[no-redef,import-not-found]  # run as a script
+
 HERE = Path(__file__).resolve().parent
 SUITE = HERE / ".work" / "suites" / "rss"
+#: Holds the peak-RSS plugin (see :mod:`peak_rss`), on the children's PYTHONPATH.
+PLUGIN_DIR = HERE / ".work" / "plugins"
 FILES = 50
 TESTS_PER_FILE = 100
 CONFIGS = {
@@ -51,20 +58,25 @@ def write_suite() -> list[Path]:
 
 def peak_rss_mib(python: str, args: Sequence[str], files: Sequence[Path]) -> float:
     """Peak RSS of one pytest run, in MiB."""
-    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
-    command += [str(path) for path in files]
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command += ["-p", peak_rss.PLUGIN_NAME, *args, *(str(path) for path in files)]
+    peak_file = SUITE / ".peak_rss"
+    peak_file.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_DIR))
+    env[peak_rss.FILE_VARIABLE] = str(peak_file)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
         os.chdir(SUITE)
-        os.execv(python, command)
+        os.execve(python, command, env)
     _, status, usage = os.wait4(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"pytest failed: {' '.join(command[:8])} ...")
-    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return usage.ru_maxrss * scale / (1024 * 1024)
+    peak = peak_rss.peak_rss_bytes(peak_file, usage.ru_maxrss)
+    peak_file.unlink(missing_ok=True)
+    return peak / (1024 * 1024)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -74,6 +86,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     options = parser.parse_args(argv)
     python = os.path.abspath(options.python)  # the runs change directory
     files = write_suite()
+    peak_rss.write_plugin(PLUGIN_DIR)
     small = files[: FILES // 5]
     slopes = {}
     print(f"{'config':20s} {'1,000 tests':>12s} {'5,000 tests':>12s} {'per 1,000':>10s}")

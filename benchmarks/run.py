@@ -32,11 +32,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+try:
+    from . import peak_rss  # imported as part of the benchmarks package
+except ImportError:
+    import peak_rss  # type: ignore[no-redef,import-not-found]  # run as a script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WORK = HERE / ".work"
 SUITES_DIR = WORK / "suites"
 TMP_ROOT = WORK / "tmp"
+#: Holds the peak-RSS plugin (see :mod:`peak_rss`), on the children's PYTHONPATH.
+PLUGIN_DIR = WORK / "plugins"
 LOGS = WORK / "logs"
 VENV_OURS = WORK / "venv-ours"
 VENV_PUBLISHED = WORK / "venv-published"
@@ -86,7 +93,7 @@ CONFIGS: dict[str, Config] = {
     )
 }
 DEFAULT_CONFIGS = ("plain", "ours-memray", "ours-tracemalloc", "published")
-BASE_PYTEST_ARGS = ("-p", "no:cacheprovider", "-q")
+BASE_PYTEST_ARGS = ("-p", "no:cacheprovider", "-q", "-p", peak_rss.PLUGIN_NAME)
 
 # --------------------------------------------------------------------------------------------
 # Suites
@@ -446,11 +453,7 @@ class Sample:
         return self.cpu_user + self.cpu_sys
 
 
-def _maxrss_bytes(value: int) -> int:
-    return value if sys.platform == "darwin" else value * 1024
-
-
-def child_environment(tmpdir: Path) -> dict[str, str]:
+def child_environment(tmpdir: Path, peak_rss_file: Path) -> dict[str, str]:
     env = dict(os.environ)
     # Bytecode caching on, as most users have it: pytest then caches its rewritten test modules.
     for name in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTEST_ADDOPTS", "PYTHONHOME"):
@@ -460,6 +463,8 @@ def child_environment(tmpdir: Path) -> dict[str, str]:
     env["TMPDIR"] = str(tmpdir)
     env["PYTHONHASHSEED"] = "0"
     env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)  # both plugins load by entry point
+    env["PYTHONPATH"] = str(PLUGIN_DIR)  # only the peak-RSS plugin is there
+    env[peak_rss.FILE_VARIABLE] = str(peak_rss_file)
     return env
 
 
@@ -471,12 +476,18 @@ def run_once(suite: Suite, suite_dir: Path, config: Config, repeat: int) -> Samp
     LOGS.mkdir(parents=True, exist_ok=True)
     log = LOGS / f"{suite.name}-{config.name}.log"
     command = [str(venv_python(venv)), "-m", "pytest", *BASE_PYTEST_ARGS, *config.args]
+    peak_file = TMP_ROOT / f"{suite.name}-{config.name}.peak_rss"
+    peak_file.unlink(missing_ok=True)
     sampler = DiskSampler(tmpdir)
     sampler.start()
     with log.open("wb") as out:
         start = time.perf_counter()
         process = subprocess.Popen(
-            command, cwd=suite_dir, env=child_environment(tmpdir), stdout=out, stderr=out
+            command,
+            cwd=suite_dir,
+            env=child_environment(tmpdir, peak_file),
+            stdout=out,
+            stderr=out,
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
@@ -484,6 +495,8 @@ def run_once(suite: Suite, suite_dir: Path, config: Config, repeat: int) -> Samp
     process.returncode = exit_code  # already reaped: keep Popen from waiting again
     left = sampler.finish()
     shutil.rmtree(tmpdir, ignore_errors=True)
+    max_rss = peak_rss.peak_rss_bytes(peak_file, usage.ru_maxrss)
+    peak_file.unlink(missing_ok=True)
     return Sample(
         suite=suite.name,
         config=config.name,
@@ -491,7 +504,7 @@ def run_once(suite: Suite, suite_dir: Path, config: Config, repeat: int) -> Samp
         wall=wall,
         cpu_user=usage.ru_utime,
         cpu_sys=usage.ru_stime,
-        max_rss=_maxrss_bytes(usage.ru_maxrss),
+        max_rss=max_rss,
         tmp_peak=sampler.maximum,
         tmp_left=left,
         exit_code=exit_code,
@@ -736,6 +749,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         prepare_published(args.python, ours_versions)
         published_versions = installed_versions(VENV_PUBLISHED)
     suite_dirs = {suite.name: write_suite(suite) for suite in suites}
+    peak_rss.write_plugin(PLUGIN_DIR)
     load_before = os.getloadavg()
 
     def rotated(suite: Suite, repeat: int) -> list[Config]:
