@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import tracemalloc
+from typing import Callable, NamedTuple
 
 import pytest
 
@@ -257,15 +258,10 @@ def _grow_and_free() -> int:
 
 def test_own_summaries_are_left_out_of_the_peak() -> None:
     """Many snapshots while growing must not add the backend's own memory to the peak."""
-    backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    tracking.open()
-    total = _grow_and_free()
-    tracking.close()
-    tracking.stop()
-    measurement = _outcome(backend, tracking)
-    assert measurement is not None
-    assert total <= measurement.peak_bytes < total * 1.05
+    tracked = _track(lambda tracking: _grow_and_free())
+    total = tracked.returned
+    assert isinstance(total, int)
+    assert total <= tracked.measurement.peak_bytes < total * 1.05
 
 
 # -- what the watchers cost, counted rather than timed -------------------------------------
@@ -289,6 +285,27 @@ def _outcome(backend: TracemallocBackend, tracking: ActiveTracking) -> Measureme
     return outcome
 
 
+class _Tracked(NamedTuple):
+    tracking: ActiveTracking
+    measurement: Measurement
+    #: What the tracked call returned.
+    returned: object
+
+
+def _track(
+    call: Callable[[ActiveTracking], object], backend: TracemallocBackend | None = None
+) -> _Tracked:
+    """Track ``call`` (given the tracking) as the plugin tracks a test function: the backend
+    starts, the tracking opens, ``call`` runs, the tracking closes and stops."""
+    backend = backend or TracemallocBackend()
+    tracking = backend.start(TrackingRequest(stack_depth=1))
+    tracking.open()
+    returned = call(tracking)
+    tracking.close()
+    tracking.stop()
+    return _Tracked(tracking, _outcome(backend, tracking), returned)
+
+
 def _tracking_stats(tracking: ActiveTracking) -> TrackingStats:
     stats = getattr(tracking, "stats", None)
     assert isinstance(stats, TrackingStats)
@@ -298,14 +315,10 @@ def _tracking_stats(tracking: ActiveTracking) -> TrackingStats:
 @requires_threads
 def test_the_hook_watches_a_bounded_number_of_events() -> None:
     """Where a sampler thread exists, the profile hook leaves a call-heavy test early."""
-    backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    tracking.open()
-    assert _calls(20_000) == 10_000  # 40 000 calls and returns
-    tracking.close()
-    tracking.stop()
+    tracked = _track(lambda tracking: _calls(20_000))  # 40 000 calls and returns
+    assert tracked.returned == 10_000
     # A few more: the plugin's own events before the test function are not counted down.
-    assert 0 < _tracking_stats(tracking).hook_events <= _HOOK_EVENTS + 10
+    assert 0 < _tracking_stats(tracked.tracking).hook_events <= _HOOK_EVENTS + 10
 
 
 def test_without_threads_the_hook_watches_the_whole_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -313,13 +326,9 @@ def test_without_threads_the_hook_watches_the_whole_call(monkeypatch: pytest.Mon
         raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(threading.Thread, "start", refuse)
-    backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    tracking.open()
-    assert _calls(2_000) == 1_000
-    tracking.close()
-    tracking.stop()
-    assert _tracking_stats(tracking).hook_events >= 4_000
+    tracked = _track(lambda tracking: _calls(2_000))
+    assert tracked.returned == 1_000
+    assert _tracking_stats(tracked.tracking).hook_events >= 4_000
 
 
 def _wait_for_samples(tracking: ActiveTracking, count: int) -> None:
@@ -346,14 +355,7 @@ def _hold_after_many_calls(tracking: ActiveTracking) -> None:
 
 @requires_threads
 def test_the_sampler_takes_the_picture_after_the_hook_left() -> None:
-    backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    tracking.open()
-    _hold_after_many_calls(tracking)
-    tracking.close()
-    tracking.stop()
-    measurement = _outcome(backend, tracking)
-    assert measurement is not None
+    tracking, measurement, _ = _track(_hold_after_many_calls)
     assert _tracking_stats(tracking).pictures == 1
     assert measurement.peak_bytes >= 10 * 1024 * 1024 - 1024  # see the test below
     top = measurement.peak_sites[0]
@@ -375,14 +377,7 @@ def _spike_after_many_calls(tracking: ActiveTracking) -> None:
 
 @requires_threads
 def test_a_peak_between_two_samples_is_charged_and_noted() -> None:
-    backend = TracemallocBackend()
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    tracking.open()
-    _spike_after_many_calls(tracking)
-    tracking.close()
-    tracking.stop()
-    measurement = _outcome(backend, tracking)
-    assert measurement is not None
+    _, measurement, _ = _track(_spike_after_many_calls)
     # within a few hundred bytes: objects alive at the baseline may be freed in the call
     assert measurement.peak_bytes >= 10 * 1024 * 1024 - 1024
     top = measurement.peak_sites[0]
@@ -415,17 +410,11 @@ def _grow(chunks: list[bytearray]) -> None:
 
 
 def _pictures_while_growing(clock: _Clock) -> int:
-    backend = TracemallocBackend(clock=clock)
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    tracking.open()
     chunks: list[bytearray] = []
-    _grow(chunks)
-    tracking.close()
-    tracking.stop()
-    measurement = _outcome(backend, tracking)
-    assert measurement is not None
+    backend = TracemallocBackend(clock=clock)
+    tracking, measurement, _ = _track(lambda tracking: _grow(chunks), backend)
     assert measurement.peak_bytes >= 40 * 100 * 1024
-    del chunks
+    chunks.clear()
     return _tracking_stats(tracking).pictures
 
 
