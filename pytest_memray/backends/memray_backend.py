@@ -472,7 +472,14 @@ class _Batch:
             self.path.with_suffix(".json").unlink(missing_ok=True)
             return self._unmeasured(problem)
         try:
-            return replay_batch(self.path, self.first, self.calls, self.depth, self.show_native)
+            return replay_batch(
+                self.path,
+                self.first,
+                self.calls,
+                self.depth,
+                self.show_native,
+                storage_problem(self.path),
+            )
         finally:
             self.path.unlink(missing_ok=True)
             self.path.with_suffix(".json").unlink(missing_ok=True)
@@ -487,17 +494,23 @@ def _describe_batch(path: Path, first: int, depth: int, show_native: bool) -> No
 
 
 def replay_batch(
-    path: Path, first: int, calls: Optional[int], depth: int, native: bool
+    path: Path,
+    first: int,
+    calls: Optional[int],
+    depth: int,
+    native: bool,
+    storage: Optional[str] = None,
 ) -> list[tuple[int, Outcome]]:
     """One outcome per call recorded in the batch file at ``path``; call ``n`` has the
     handle ``first + n``.
 
     A call whose closing mark is missing (the process died in it, or memray could not write
     any more) gets no figures; with ``calls`` given, every call up to it that has none is
-    reported as not measured, with the reason.
+    reported as not measured, with the reason: ``storage`` (see :func:`storage_problem`) when
+    the file may have been cut short by the file size limit or a full disk.
     """
     results: list[tuple[int, Outcome]] = []
-    reason = "memray's capture file ended before this test's end (the disk may be full)"
+    reason = storage or "memray's capture file ended before this test's end (the disk may be full)"
     try:
         reader = memray.FileReader(path)
     except (OSError, RuntimeError, ValueError) as exc:
