@@ -9,6 +9,8 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
+from collections.abc import Generator
 from typing import Callable, NamedTuple
 
 import pytest
@@ -17,6 +19,7 @@ import pytest_memray
 from pytest_memray.backends.interface import ActiveTracking, Measurement, TrackingRequest
 from pytest_memray.backends.tracemalloc_backend import (
     _HOOK_EVENTS,
+    _HOOK_EVENTS_SUSPENDING,
     TracemallocBackend,
     TrackingStats,
 )
@@ -319,6 +322,75 @@ def test_the_hook_watches_a_bounded_number_of_events() -> None:
     assert tracked.returned == 10_000
     # A few more: the plugin's own events before the test function are not counted down.
     assert 0 < _tracking_stats(tracked.tracking).hook_events <= _HOOK_EVENTS + 10
+
+
+@requires_threads
+def test_the_calls_of_c_functions_do_not_use_the_hooks_events_up() -> None:
+    """Their returns read the same growth: a test making a few C calls before it allocates
+    is still pictured by the hook, at the moment of growth, not by the sampler thread."""
+    c_calls = _HOOK_EVENTS * 3 // 4  # their calls and returns together: past the events
+
+    def test(tracking: ActiveTracking) -> int:
+        for _ in range(c_calls):
+            len("x")
+        kept = bytearray(4 * 1024 * 1024)
+        return len(kept)
+
+    tracked = _track(test)
+    stats = _tracking_stats(tracked.tracking)
+    assert c_calls < stats.hook_events < 2 * c_calls
+    assert stats.pictures == 1
+    assert not any("sampler thread" in note for note in tracked.measurement.notes)
+    assert tracked.measurement.peak_sites[0].size >= 4 * 1024 * 1024
+
+
+def _small() -> bytearray:
+    return bytearray(1000)
+
+
+def test_what_was_traced_before_the_test_function_is_not_among_its_locations() -> None:
+    backend = TracemallocBackend()
+    tracking = backend.start(TrackingRequest(stack_depth=1))
+    tracking.open()
+    before = bytearray(1024 * 1024)  # traced, but before the test function is entered
+    kept = _small()  # the test function
+    tracking.close()
+    tracking.stop()
+    measurement = _outcome(backend, tracking)
+    assert len(before) > len(kept)
+    assert 1000 <= measurement.peak_bytes < 4096
+    assert measurement.peak_sites
+    assert all(site.size < 4096 for site in measurement.peak_sites)
+
+
+@types.coroutine
+def _pause() -> Generator[None, None, None]:
+    yield
+
+
+async def _pausing(turns: int) -> int:
+    for _ in range(turns):
+        await _pause()
+    return turns
+
+
+@requires_threads
+def test_a_coroutine_test_is_watched_for_more_events() -> None:
+    """The event loop's calls between two lines of an async test use events up, so the hook
+    watches such a test longer (here the test drives the coroutine itself, as a loop would)."""
+    backend = TracemallocBackend()
+    tracking = backend.start(TrackingRequest(stack_depth=1))
+    tracking.open()
+    coroutine = _pausing(_HOOK_EVENTS)
+    try:
+        while True:
+            coroutine.send(None)
+    except StopIteration:
+        pass
+    tracking.close()
+    tracking.stop()
+    events = _tracking_stats(tracking).hook_events
+    assert _HOOK_EVENTS + 10 < events <= _HOOK_EVENTS_SUSPENDING + 10
 
 
 def test_without_threads_the_hook_watches_the_whole_call(monkeypatch: pytest.MonkeyPatch) -> None:

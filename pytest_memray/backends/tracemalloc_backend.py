@@ -19,9 +19,11 @@ How a test call is measured:
   at least 64 KiB); pictures are grouped by location once the call is over. Two watchers read
   the total:
 
-  - a profile hook on the test's thread, for the first :data:`_HOOK_EVENTS` calls and returns
-    of the test function only (a picture at the very moment of growth; a peak reached and freed
-    between two events is charged to the frame that was running);
+  - a profile hook on the test's thread, for the first :data:`_HOOK_EVENTS` events of the
+    test function (calls and returns of Python functions, returns of C functions: what was
+    allocated before a C function's call is still there at its return), a picture at the
+    very moment of growth; a peak reached and freed between two events is charged to the
+    frame that was running;
   - then a sampler thread, one per process, which reads the total every
     :data:`_SAMPLE_INTERVAL` seconds while a test runs and waits otherwise. Its pictures are
     taken near the peak rather than at it; a peak reached and freed between two readings is
@@ -97,7 +99,10 @@ _TIME_BUDGET = 0.025
 #: Calls and returns the profile hook watches at the start of each test call where a sampler
 #: thread takes over afterwards. At most 256: CPython keeps the ints up to 256 ready made, so
 #: counting them down allocates nothing that would show in the figures.
-_HOOK_EVENTS = 200
+_HOOK_EVENTS = 32
+#: The same for a coroutine or generator test: the event loop's own calls, between two lines
+#: of the test, use events up.
+_HOOK_EVENTS_SUSPENDING = 200
 #: Events the hook sees at most before the test function is entered (plugin work, finalisers
 #: run by a garbage collection); past them, the sampler alone watches the call.
 _HOOK_EVENTS_BEFORE = 10_000
@@ -164,7 +169,7 @@ def _group_all(traces: list[RawTrace]) -> dict[tuple[tuple[str, int], ...], list
 def _group(
     traces: list[RawTrace],
     limit: Optional[int],
-    before: Optional[dict[tuple[tuple[str, int], ...], list[int]]] = None,
+    before: Optional[list[RawTrace]] = None,
 ) -> list[RawSite]:
     """Traces grouped by traceback, largest first, the plugin's own and what was traced
     ``before`` the test function began left out.
@@ -189,7 +194,7 @@ def _group(
         else:
             group[0] += trace[1]
             group[1] += 1
-    for frames, (size, count) in (before or {}).items():
+    for frames, (size, count) in (_group_all(before) if before else {}).items():
         group = groups.get(frames)
         if group is not None:
             group[0] -= size
@@ -348,7 +353,8 @@ class _TracemallocTracking(ActiveTracking):
         self._collected = False
         self._watched = False
         # Traced before the test function was entered (we started tracing): not the test's.
-        self._before: dict[tuple[tuple[str, int], ...], list[int]] = {}
+        # Kept raw: grouping them costs more than reading them, and most tests never need it.
+        self._before: list[RawTrace] = []
         # The test function's code: not its frame, whose lasting reference would make Python
         # build its caller's frame object when it returns.
         self._test_code: Any = None
@@ -394,7 +400,7 @@ class _TracemallocTracking(ActiveTracking):
         when the test function is entered, and note it then).
         """
         if note_what_is_traced and self._we_started and _get_traces is not None:
-            self._before = _group_all(_get_traces())
+            self._before = _get_traces()
         self._set_baseline()
         self._set_baseline()
         tracemalloc.reset_peak()
@@ -431,6 +437,8 @@ class _TracemallocTracking(ActiveTracking):
         if previous is None:
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
+                if event == "c_call":  # its c_return comes next, and reads the same growth
+                    return
                 due = on_event(frame, event)
                 stats.hook_events += 1
                 if due:
@@ -442,6 +450,8 @@ class _TracemallocTracking(ActiveTracking):
 
             def hook(frame: FrameType, event: str, arg: Any) -> None:
                 previous(frame, event, arg)
+                if event == "c_call":
+                    return
                 due = on_event(frame, event)
                 stats.hook_events += 1
                 if due:
@@ -471,6 +481,8 @@ class _TracemallocTracking(ActiveTracking):
             # object Python makes for the hook) is not the test's.
             self._test_code = frame.f_code
             self._callers = ()
+            if self._events_left > 0 and frame.f_code.co_flags & _SUSPENDS:
+                self._events_left = _HOOK_EVENTS_SUSPENDING
             self._rebaseline()
             return False
         if self._events_left > 0:
