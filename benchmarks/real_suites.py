@@ -6,9 +6,12 @@ unpacks them under ``benchmarks/.work/real/`` and gives each project two virtual
 one with this repository's plugin (editable install of the checkout) and one with the published
 ``pytest-memray`` 1.11.0. Both get the project itself and what its tests import.
 
-Each project's tests then run under five configurations, interleaved within every repeat:
+Each project's tests then run under seven configurations, interleaved within every repeat:
 plain pytest, "bare tracemalloc" (a four-line plugin that starts and stops tracemalloc around
-each test call and does nothing else), this plugin on each backend, and the published plugin.
+each test call and does nothing else), "bare memray" (one Tracker for the session), this plugin
+on each backend, this plugin's memray backend again with pytest's cache filled by a run before
+(the tests it remembers to measure at once are then measured so), and the published plugin.
+Every other configuration runs with ``-p no:cacheprovider``.
 Two synthetic cases (a test churning ``bytes(1000)`` and a test making millions of small
 function calls) run under the same configurations. The script reports medians of wall time and
 of the pytest process's peak RSS, ratios against plain / bare tracemalloc / published, and every
@@ -132,6 +135,10 @@ class Config:
     flavour: str
     args: tuple[str, ...]
     description: str
+    #: Runs with pytest's cache, filled by one unmeasured run of the same configuration
+    #: first (the others run with ``-p no:cacheprovider``): what the plugin remembers
+    #: between runs (tests to measure at once) is in place, as on a developer's machine.
+    warm_cache: bool = False
 
 
 CONFIGS: tuple[Config, ...] = (
@@ -155,6 +162,13 @@ CONFIGS: tuple[Config, ...] = (
         "this plugin, memray backend",
     ),
     Config(
+        "ours-memray-cached",
+        "ours",
+        ("--memray", "--memray-backend=memray"),
+        "this plugin, memray backend, second run with pytest's cache",
+        warm_cache=True,
+    ),
+    Config(
         "ours-tracemalloc",
         "ours",
         ("--memray", "--memray-backend=tracemalloc"),
@@ -165,8 +179,6 @@ CONFIGS: tuple[Config, ...] = (
 CONFIG_NAMES = tuple(config.name for config in CONFIGS)
 BASE_ARGS = (
     "-q",
-    "-p",
-    "no:cacheprovider",
     "-p",
     "no:randomly",
     "-o",
@@ -754,7 +766,19 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
     junit = run_dir / "junit.xml"
     log = run_dir / "pytest.log"
     pytest = VENVS / f"{target.env_key}-{config.flavour}" / "bin" / "pytest"
-    command = [str(pytest), *BASE_ARGS, f"--junitxml={junit}", *config.args, *target.args]
+    cache = (
+        ("-o", f"cache_dir={RUNS / f'{target.name}-{config.name}-cache'}")
+        if config.warm_cache
+        else ("-p", "no:cacheprovider")
+    )
+    command = [
+        str(pytest),
+        *BASE_ARGS,
+        *cache,
+        f"--junitxml={junit}",
+        *config.args,
+        *target.args,
+    ]
     timed_out = False
     with log.open("w") as out:
         out.write("$ " + " ".join(command) + "\n")
@@ -1026,6 +1050,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for index in range(args.warmup):
             print(f"[warm-up] {target.name} plain", file=sys.stderr, flush=True)
             run_once(target, plain, -1 - index, args.timeout)
+        for name in configs:
+            if by_name[name].warm_cache:
+                shutil.rmtree(RUNS / f"{target.name}-{name}-cache", ignore_errors=True)
+                print(f"[cache] {target.name} {name}", file=sys.stderr, flush=True)
+                run_once(target, by_name[name], -1, args.timeout)
     for repeat in range(args.repeat):
         for position, target in enumerate(targets):
             for config_name in rotated(configs, repeat + position):

@@ -5,7 +5,8 @@
 * :class:`~.tracking.PerTestTracking` (as ``memray_manager``) in every process that runs tests;
 * :class:`~.collector.ResultCollector` and :class:`~.outputs.SessionOutputs` on the process
   that reports (a single process, or the xdist controller), the way junit-xml registers its
-  writer;
+  writer, and there too :class:`~.measure_alone.MeasureAloneMemory` where pytest's cache is
+  on;
 * :class:`~.xdist_support.ControllerReceiver` on the xdist controller, where xdist is
   installed.
 
@@ -31,6 +32,7 @@ from .backends.registry import (
 from .collector import ResultCollector
 from .increase_history import IncreaseHistory
 from .markers import MARKER_HELP
+from .measure_alone import MeasureAloneMemory, remembered
 from .outputs import SessionOutputs
 from .results import MemoryResult
 from .scratch import new_session_folder, remove, remove_abandoned
@@ -78,6 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_scratch_key] = _Session(choice, None if worker else scratch)
     _warn_about_options(config, settings, choice)
     gate = _baseline_gate(settings, choice)
+    cache = getattr(config, "cache", None)
+    measure_alone = remembered(cache, choice.backend.name)
 
     collector: Optional[ResultCollector] = None
     if not worker:
@@ -87,6 +91,11 @@ def pytest_configure(config: pytest.Config) -> None:
             SessionOutputs(settings, choice, collector, gate, _junit_file(config)),
             f"{PLUGIN_NAME}_outputs",
         )
+        if cache is not None:
+            config.pluginmanager.register(
+                MeasureAloneMemory(cache, choice.backend.name, collector, measure_alone),
+                f"{PLUGIN_NAME}_measure_alone",
+            )
         if config.pluginmanager.hasplugin("html"):
             from .html_column import register_if_available
 
@@ -109,6 +118,7 @@ def pytest_configure(config: pytest.Config) -> None:
         gate=gate,
         deliver=deliver,
         collected_elsewhere=worker,
+        measure_alone=measure_alone,
     )
     config.pluginmanager.register(tracking, PLUGIN_NAME)
 

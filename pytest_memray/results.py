@@ -34,6 +34,9 @@ class MemoryResult:
     #: Why the figures are missing; None when they were measured.
     not_measured: Optional[str] = None
     notes: tuple[str, ...] = ()
+    #: The backend's advice to measure this test at once next time (see
+    #: :attr:`.Measurement.measure_alone`); None where it gave none.
+    measure_alone: Optional[bool] = None
 
     @classmethod
     def from_outcome(
@@ -56,6 +59,7 @@ class MemoryResult:
             limit_bytes=limit_bytes,
             capture_file=measurement.capture_file,
             notes=tuple(measurement.notes),
+            measure_alone=measurement.measure_alone,
         )
 
     @classmethod
@@ -75,6 +79,7 @@ class MemoryResult:
             "capture_file": self.capture_file,
             "not_measured": self.not_measured,
             "notes": list(self.notes),
+            "measure_alone": self.measure_alone,
         }
 
     @classmethod
@@ -90,6 +95,7 @@ class MemoryResult:
             capture_file=data["capture_file"],
             not_measured=data.get("not_measured"),
             notes=tuple(data.get("notes", ())),
+            measure_alone=data.get("measure_alone"),
         )
 
 

@@ -64,6 +64,7 @@ class PerTestTracking:
         deliver: Callable[[list[MemoryResult]], None],
         gate: Optional[Baseline] = None,
         collected_elsewhere: bool = False,
+        measure_alone: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -74,6 +75,8 @@ class PerTestTracking:
         self._deliver = deliver
         #: Another process (the xdist controller) collects the results.
         self._collected_elsewhere = collected_elsewhere
+        #: Tests the backend advised measuring at once, in an earlier run (:mod:`.measure_alone`).
+        self._measure_alone = measure_alone
         #: Trackings whose outcome has not come back yet: handle -> (nodeid, limit, state).
         self._waiting: dict[int, tuple[str, Optional[int], CallState]] = {}
         #: Results not yet sent on a report.
@@ -142,7 +145,9 @@ class PerTestTracking:
             and settings.trace_python_allocators,
             want_leaks=limit is not None and limit.needs_leaks,
             capture_file=capture,
-            needed_at_once=self._results_at_once or (limit is not None and limit.needs_measurement),
+            needed_at_once=self._results_at_once
+            or (limit is not None and limit.needs_measurement)
+            or item.nodeid in self._measure_alone,
         )
 
     # trylast: the innermost wrapper, so that other plugins' wrappers are outside the window.

@@ -28,6 +28,7 @@ def test_measurement_round_trips_through_json() -> None:
         test_thread_id=1,
         capture_file="/tmp/x.bin",
         notes=["partial"],
+        measure_alone=True,
     )
     again = Measurement.from_dict(json.loads(json.dumps(measurement.to_dict())))
     assert again == measurement
@@ -35,9 +36,12 @@ def test_measurement_round_trips_through_json() -> None:
 
 
 def test_record_round_trips_and_keeps_only_the_top_frames() -> None:
-    measurement = Measurement(peak_bytes=10 * 1024 * 1024, allocation_count=5, peak_sites=SITES)
+    measurement = Measurement(
+        peak_bytes=10 * 1024 * 1024, allocation_count=5, peak_sites=SITES, measure_alone=False
+    )
     record = MemoryResult.from_measurement("t.py::test_x", measurement, limit_bytes=1024)
     again = MemoryResult.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again == record
+    assert again.measure_alone is False
     assert again.top_sites[0].stack == (StackFrame("helper", "/src/mod.py", 12),)
     assert again.limit_bytes == 1024

@@ -156,6 +156,11 @@ class Measurement:
     capture_file: Optional[str] = None
     #: Things the user should know about this measurement (it is partial, and why).
     notes: list[str] = field(default_factory=list)
+    #: The backend's advice for the next run: True when measuring this call at once (a
+    #: request ``needed_at_once``) would cost less than the way it was measured (a batch
+    #: replay of millions of records, say), False when not, None where it cannot tell.
+    #: The figures are the same either way. The plugin remembers the advice in pytest's cache.
+    measure_alone: Optional[bool] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -170,6 +175,7 @@ class Measurement:
             "test_thread_id": self.test_thread_id,
             "capture_file": self.capture_file,
             "notes": list(self.notes),
+            "measure_alone": self.measure_alone,
         }
 
     @classmethod
@@ -183,6 +189,7 @@ class Measurement:
             test_thread_id=data.get("test_thread_id"),
             capture_file=data.get("capture_file"),
             notes=list(data.get("notes", [])),
+            measure_alone=data.get("measure_alone"),
         )
 
 
