@@ -1,9 +1,12 @@
 """Gathering every tracked test's result and outcome, on the process that reports (controller only).
 
-Results travel on the test reports themselves (the ``memray_results`` attribute, a list of
-plain dicts), so they reach this collector through ``pytest_runtest_logreport`` in a single
-process and from xdist workers alike, as each test is reported: what was reported before a
-worker crashed or the session was interrupted is kept. A call report also says when its
+Results travel on the test reports themselves (the ``memray_results`` attribute: plain dicts
+from an xdist worker, the result objects in a single process), so they reach this collector
+through ``pytest_runtest_logreport`` in a single process and from xdist workers alike, as each
+test is reported: what was reported before a worker crashed or the session was interrupted is
+kept. Once read, after every other plugin has seen the report, the attribute is removed: the
+terminal reporter keeps every report to the end of the session, and a second copy of each
+result there cost about 2 KiB per test. A call report also says when its
 test was tracked (``memray_handle``), so a tracked test whose figures never arrive is listed
 as not measured, with the reason, instead of dropping out.
 """
@@ -69,6 +72,7 @@ class ResultCollector:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.outcomes.pop(nodeid, None)  # a rerun starts afresh
 
+    @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         outcome = outcome_of(report)
         # An error in setup or teardown outranks what the call said; a failure outranks a pass.
@@ -80,7 +84,10 @@ class ResultCollector:
         if handle is not None and report.nodeid not in self.results:
             limit_bytes = getattr(report, LIMIT_ATTR, None)
             self._pending[report.nodeid] = (worker_of(report), int(handle), limit_bytes)
-        self.add(getattr(report, RESULTS_ATTR, None) or ())
+        results = getattr(report, RESULTS_ATTR, None)
+        if results is not None:
+            delattr(report, RESULTS_ATTR)
+            self.add(results)
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True

@@ -530,3 +530,35 @@ def test_parameter_names_are_remembered_for_simple_signatures_only() -> None:
     assert _parameter_names(Holder().method) == ("b", "a")
     assert _METHOD_NAMES[Holder.method] == ("b", "a")
     assert _parameter_names(Holder.method) == ("self", "b", "a")
+
+
+# -- what the session keeps per test (collector.ResultCollector.pytest_runtest_logreport) ----
+
+KEPT_REPORTS = """
+SEEN = []
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        SEEN.append(len(getattr(report, "memray_results", None) or ()))
+
+def pytest_terminal_summary(terminalreporter):
+    reports = [r for rs in terminalreporter.stats.values() for r in rs if hasattr(r, "when")]
+    kept = sum(1 for r in reports if hasattr(r, "memray_results"))
+    print(f"SEEN {sum(SEEN)} KEPT {kept} REPORTS {len(reports)}")
+"""
+
+
+def test_reports_do_not_keep_a_second_copy_of_the_results(runner: Runner) -> None:
+    """Guards the removal of ``memray_results`` once collected: the terminal reporter keeps
+    every report to the end, so a copy left there grew the session's memory by about 2 KiB
+    per test. Other plugins still see the results on the report."""
+    runner.pytester.makeconftest(KEPT_REPORTS)
+    result = runner.run_source(
+        "\n".join(f"def test_{i}():\n    assert [0] * {i + 1}\n" for i in range(5)),
+        "--memray",
+        "-rA",
+    )
+    assert result.ret == 0
+    # The memray backend's batched results come at the end of the session, on no report.
+    seen = "5" if runner.backend == "tracemalloc" else "0"
+    result.stdout.fnmatch_lines([f"SEEN {seen} KEPT 0 REPORTS 15"])
