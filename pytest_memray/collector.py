@@ -5,10 +5,10 @@ from an xdist worker, the result objects in a single process), so they reach thi
 through ``pytest_runtest_logreport`` in a single process and from xdist workers alike, as each
 test is reported: what was reported before a worker crashed or the session was interrupted is
 kept. Once read, after every other plugin has seen the report, the attribute is removed: the
-terminal reporter keeps every report to the end of the session, and a second copy of each
-result there cost about 2 KiB per test. A call report also says when its
-test was tracked (``memray_handle``), so a tracked test whose figures never arrive is listed
-as not measured, with the reason, instead of dropping out.
+terminal reporter keeps every report to the end of the session, and the second copy of each
+result left there grew memory by about 0.3 KiB per trivial test, more with deeper stacks. A
+call report also says when its test was tracked (``memray_handle``), so a tracked test whose
+figures never arrive is listed as not measured, with the reason, instead of dropping out.
 """
 
 from __future__ import annotations

@@ -550,8 +550,8 @@ def pytest_terminal_summary(terminalreporter):
 
 def test_reports_do_not_keep_a_second_copy_of_the_results(runner: Runner) -> None:
     """Guards the removal of ``memray_results`` once collected: the terminal reporter keeps
-    every report to the end, so a copy left there grew the session's memory by about 2 KiB
-    per test. Other plugins still see the results on the report."""
+    every report to the end, so a copy left there grew the session's memory with every test
+    (0.3 KiB per trivial test). Other plugins still see the results on the report."""
     runner.pytester.makeconftest(KEPT_REPORTS)
     result = runner.run_source(
         "\n".join(f"def test_{i}():\n    assert [0] * {i + 1}\n" for i in range(5)),

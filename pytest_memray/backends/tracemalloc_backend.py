@@ -96,9 +96,10 @@ _STEP = 0.1
 #: ...but after a picture that took t seconds, none is taken for t * (1 / _TIME_BUDGET - 1)
 #: seconds, so pictures never cost more than this share of a test's time.
 _TIME_BUDGET = 0.025
-#: Calls and returns the profile hook watches at the start of each test call where a sampler
-#: thread takes over afterwards. At most 256: CPython keeps the ints up to 256 ready made, so
-#: counting them down allocates nothing that would show in the figures.
+#: Events (Python calls and returns, C returns) the profile hook watches at the start of each
+#: test call where a sampler thread takes over afterwards. At most 256: CPython keeps the
+#: ints up to 256 ready made, so counting them down allocates nothing that would show in the
+#: figures.
 _HOOK_EVENTS = 32
 #: The same for a coroutine or generator test: the event loop's own calls, between two lines
 #: of the test, use events up.
@@ -685,6 +686,7 @@ class _TracemallocTracking(ActiveTracking):
             leaked = _group(leaked_raw, None)
         peak_sites = _to_sites(self._summary())
         self._raw = self._sites = None
+        self._before = []
         if self._gap_note is not None and self._gap is not None:
             self._notes.append(self._gap_note)
         if self._sampled:
