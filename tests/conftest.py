@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -35,3 +36,17 @@ def trackers(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     monkeypatch.setattr(memray, "Tracker", counting)
     return made
+
+
+@pytest.fixture
+def fresh_flaky_report() -> Iterator[None]:
+    """For a test whose in-process run uses flaky: flaky keeps its report, and whether it saw
+    a flaky test, in one module-level object, so every later in-process run of the worker
+    would print that report again (lines with tabs, after the output those runs check).
+    Both are reset afterwards (flaky has no public way to)."""
+    flaky_plugin = pytest.importorskip("flaky.flaky_pytest_plugin")
+    yield
+    plugin = flaky_plugin.PLUGIN
+    plugin.stream.seek(0)
+    plugin.stream.truncate()
+    plugin._had_flaky_tests = False

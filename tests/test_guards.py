@@ -423,11 +423,11 @@ def test_flaky():
         pytest.param(2, 2, "len(RUNS) == 1", "failed", id="passes-then-fails"),
     ],
 )
+@pytest.mark.usefixtures("fresh_flaky_report")
 def test_flaky_json_outcome_is_the_final_one(
     runner: Runner, max_runs: int, min_passes: int, passes_when: str, expected: str
 ) -> None:
     """With flaky, which logs only the run that decides, the JSON holds that run's outcome."""
-    pytest.importorskip("flaky")
     runner.write(_FLAKY.format(max_runs=max_runs, min_passes=min_passes, passes_when=passes_when))
     result = runner.run("--memray", "--memray-json=out.json")
     assert result.ret == (0 if expected == "passed" else 1)

@@ -63,6 +63,7 @@ def test_junit_xml_carries_the_failure_text(runner: Runner) -> None:
     )
 
 
+@pytest.mark.usefixtures("fresh_flaky_report")
 def test_flaky_reruns_are_tracked_once_each(runner: Runner) -> None:
     source = """
 from flaky import flaky
