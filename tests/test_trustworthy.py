@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,9 @@ def _run_isolated(
     pytester: pytest.Pytester, args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """pytest in a process of its own, in a session (process group) of its own, so that it can
-    signal its whole group the way a terminal's Ctrl-C does."""
+    signal its whole group the way a terminal's Ctrl-C does. Ctrl-C is given its default
+    action back: a shell's background job (``.ci/run &``) starts with it ignored, and Python
+    would then keep ignoring it."""
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args],
         cwd=pytester.path,
@@ -50,6 +53,7 @@ def _run_isolated(
         text=True,
         timeout=300,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         env={**os.environ, **(env or {})},
     )
 
