@@ -39,6 +39,10 @@ def _tests(path: Path) -> dict[str, dict[str, Any]]:
     return {test["nodeid"]: test for test in _document(path)["tests"]}
 
 
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_isolated(
     pytester: pytest.Pytester, args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -53,7 +57,7 @@ def _run_isolated(
         text=True,
         timeout=300,
         start_new_session=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=_default_ctrl_c if os.name == "posix" else None,
         env={**os.environ, **(env or {})},
     )
 
