@@ -116,13 +116,42 @@ def test_the_tracemalloc_backend_gives_no_advice(pytester: pytest.Pytester) -> N
     assert _stored(pytester, "tracemalloc") is None
 
 
+#: Each process writes whether each of its requests was for a measurement at once.
+WRITE_REQUESTS = """
+import json, os
+
+def pytest_sessionfinish(session):
+    import counting_backend
+
+    name = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    with open(f"requests-{name}.json", "w") as out:
+        json.dump([request.needed_at_once for request in counting_backend.STARTS], out)
+"""
+
+
+def _at_once(pytester: pytest.Pytester) -> list[bool]:
+    """What the xdist workers' requests said, all together; their files are then removed."""
+    flags: list[bool] = []
+    for path in sorted(pytester.path.glob("requests-gw*.json")):
+        flags += json.loads(path.read_text(encoding="utf-8"))
+        path.unlink()
+    return sorted(flags)
+
+
 @requires_memray
 @requires_xdist
 @requires_subprocess
-def test_under_xdist_the_controller_writes_what_the_workers_advised(
+def test_under_xdist_the_controller_writes_and_the_workers_read(
     pytester: pytest.Pytester,
 ) -> None:
+    counting_backend(pytester, "memray")
+    pytester.makeconftest(WRITE_REQUESTS)
     pytester.makepyfile(test_churn=CHURN)
-    result = pytester.runpytest_subprocess("--memray", "--memray-backend=memray", "-n", "2")
-    assert result.ret == 0
-    assert _stored(pytester, "memray") == ["test_churn.py::test_churn"]
+    args = ("--memray", "--memray-backend=counting", "-n", "2")
+
+    assert pytester.runpytest_subprocess(*args).ret == 0
+    assert _stored(pytester, "counting") == ["test_churn.py::test_churn"]
+    assert _at_once(pytester) == [False, False]
+
+    assert pytester.runpytest_subprocess(*args).ret == 0
+    assert _at_once(pytester) == [False, True]
