@@ -118,12 +118,15 @@ def test_the_tracemalloc_backend_gives_no_advice(pytester: pytest.Pytester) -> N
 
 #: Each process writes whether each of its requests was for a measurement at once.
 WRITE_REQUESTS = """
-import json, os
+import json
 
 def pytest_sessionfinish(session):
     import counting_backend
 
-    name = os.environ.get("PYTEST_XDIST_WORKER", "controller")
+    # Not PYTEST_XDIST_WORKER: the outer run may be an xdist worker, whose environment
+    # this run's controller inherits.
+    workerinput = getattr(session.config, "workerinput", None)
+    name = "controller" if workerinput is None else workerinput["workerid"]
     with open(f"requests-{name}.json", "w") as out:
         json.dump([request.needed_at_once for request in counting_backend.STARTS], out)
 """
