@@ -480,14 +480,7 @@ class _Batch:
             self.path.with_suffix(".json").unlink(missing_ok=True)
             return self._unmeasured(problem)
         try:
-            return replay_batch(
-                self.path,
-                self.first,
-                self.calls,
-                self.depth,
-                self.show_native,
-                storage_problem(self.path),
-            )
+            return replay_batch(self.path, self.first, self.calls, self.depth, self.show_native)
         finally:
             self.path.unlink(missing_ok=True)
             self.path.with_suffix(".json").unlink(missing_ok=True)
@@ -502,23 +495,18 @@ def _describe_batch(path: Path, first: int, depth: int, show_native: bool) -> No
 
 
 def replay_batch(
-    path: Path,
-    first: int,
-    calls: Optional[int],
-    depth: int,
-    native: bool,
-    storage: Optional[str] = None,
+    path: Path, first: int, calls: Optional[int], depth: int, native: bool
 ) -> list[tuple[int, Outcome]]:
     """One outcome per call recorded in the batch file at ``path``; call ``n`` has the
     handle ``first + n``.
 
     A call whose closing mark is missing (the process died in it, or memray could not write
     any more) gets no figures; with ``calls`` given, every call up to it that has none is
-    reported as not measured, with the reason: ``storage`` (see :func:`storage_problem`) when
-    the file may have been cut short by the file size limit or a full disk.
+    reported as not measured, with the reason (:func:`storage_problem` when the file may have
+    been cut short by the file size limit or a full disk).
     """
     results: list[tuple[int, Outcome]] = []
-    reason = storage or "memray's capture file ended before this test's end (the disk may be full)"
+    reason: Optional[str] = None
     try:
         reader = memray.FileReader(path)
     except (OSError, RuntimeError, ValueError) as exc:
@@ -532,6 +520,11 @@ def replay_batch(
         finally:
             reader.close()
     if calls is not None and len(results) < calls:
+        reason = (
+            reason
+            or storage_problem(path)
+            or "memray's capture file ended before this test's end (the disk may be full)"
+        )
         done = {handle for handle, _ in results}
         results += [
             (first + call, NotMeasured(reason)) for call in range(calls) if first + call not in done
