@@ -5,8 +5,8 @@
 * :class:`~.tracking.PerTestTracking` (as ``memray_manager``) in every process that runs tests;
 * :class:`~.collector.ResultCollector` and :class:`~.outputs.SessionOutputs` on the process
   that reports (a single process, or the xdist controller), the way junit-xml registers its
-  writer, and there too :class:`~.measure_alone.MeasureAloneMemory` where pytest's cache is
-  on;
+  writer, and there too :class:`~.measure_alone.MeasureAloneMemory` with ``--memray`` where
+  pytest's cache is on;
 * :class:`~.xdist_support.ControllerReceiver` on the xdist controller, where xdist is
   installed.
 
@@ -80,7 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_scratch_key] = _Session(choice, None if worker else scratch)
     _warn_about_options(config, settings, choice)
     gate = _baseline_gate(settings, choice)
-    cache = getattr(config, "cache", None)
+    # Only --memray batches calls: without it every measured call is measured at once.
+    cache = getattr(config, "cache", None) if settings.enabled else None
     measure_alone = remembered(cache, choice.backend.name)
 
     collector: Optional[ResultCollector] = None
