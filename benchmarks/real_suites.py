@@ -754,6 +754,11 @@ def child_environment(tmpdir: Path, peak_rss_file: Optional[Path] = None) -> dic
     return env
 
 
+def cache_dir(target: Target, config: Config) -> Path:
+    """pytest's cache folder for a ``warm_cache`` configuration on ``target``."""
+    return RUNS / f"{target.name}-{config.name}-cache"
+
+
 def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sample:
     """One pytest process; wall time and CPU from ``os.wait4``, peak RSS from the process
     itself (see :mod:`peak_rss`), outcomes from junit."""
@@ -767,7 +772,7 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
     log = run_dir / "pytest.log"
     pytest = VENVS / f"{target.env_key}-{config.flavour}" / "bin" / "pytest"
     cache = (
-        ("-o", f"cache_dir={RUNS / f'{target.name}-{config.name}-cache'}")
+        ("-o", f"cache_dir={cache_dir(target, config)}")
         if config.warm_cache
         else ("-p", "no:cacheprovider")
     )
@@ -1052,7 +1057,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             run_once(target, plain, -1 - index, args.timeout)
         for name in configs:
             if by_name[name].warm_cache:
-                shutil.rmtree(RUNS / f"{target.name}-{name}-cache", ignore_errors=True)
+                shutil.rmtree(cache_dir(target, by_name[name]), ignore_errors=True)
                 print(f"[cache] {target.name} {name}", file=sys.stderr, flush=True)
                 run_once(target, by_name[name], -1, args.timeout)
     for repeat in range(args.repeat):
