@@ -41,7 +41,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 try:
     from . import peak_rss  # imported as part of the benchmarks package (the tests)
@@ -367,7 +366,7 @@ class Sample:
     max_rss: int
     returncode: int
     timed_out: bool
-    outcomes: Optional[dict[str, str]]
+    outcomes: dict[str, str] | None
     log: str
 
 
@@ -380,7 +379,7 @@ class Summary:
     cpus: list[float]
     returncodes: list[int]
     timed_out: int = 0
-    tests: Optional[int] = None
+    tests: int | None = None
 
     @property
     def wall(self) -> float:
@@ -413,7 +412,7 @@ def summarise(samples: Iterable[Sample]) -> dict[tuple[str, str], Summary]:
     return summaries
 
 
-def ratio(value: Optional[float], reference: Optional[float]) -> str:
+def ratio(value: float | None, reference: float | None) -> str:
     if value is None or reference is None or reference <= 0:
         return "n/a"
     return f"{value / reference:.2f}x"
@@ -458,11 +457,11 @@ def table_rows(
 ) -> list[tuple[str, ...]]:
     """One row per configuration of ``target``, with ratios against the reference rows."""
 
-    def median_wall(config: str) -> Optional[float]:
+    def median_wall(config: str) -> float | None:
         summary = summaries.get((target, config))
         return summary.wall if summary and summary.walls else None
 
-    def median_rss(config: str) -> Optional[float]:
+    def median_rss(config: str) -> float | None:
         summary = summaries.get((target, config))
         return summary.rss if summary and summary.max_rss else None
 
@@ -557,7 +556,7 @@ def rotated(items: Sequence[str], offset: int) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def _run(command: Sequence[str], what: str, cwd: Optional[Path] = None) -> str:
+def _run(command: Sequence[str], what: str, cwd: Path | None = None) -> str:
     """Run a setup command; on failure raise SetupError naming ``what`` with pip's last words."""
     result = subprocess.run(
         list(command), cwd=cwd, capture_output=True, text=True, env=_setup_environment()
@@ -604,7 +603,7 @@ def download_sdist(project: Project, base_python: str) -> Path:
     return found
 
 
-def _find_sdist(project: Project) -> Optional[Path]:
+def _find_sdist(project: Project) -> Path | None:
     stem = f"{project.name}-{project.version}".lower().replace("_", "-")
     for path in sorted(SDISTS.glob("*.tar.gz")):
         if path.name[: -len(".tar.gz")].lower().replace("_", "-") == stem:
@@ -741,7 +740,7 @@ def write_plugin() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def child_environment(tmpdir: Path, peak_rss_file: Optional[Path] = None) -> dict[str, str]:
+def child_environment(tmpdir: Path, peak_rss_file: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV"):
         env.pop(name, None)
@@ -810,7 +809,7 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
             time.sleep(0.02)
         wall = time.perf_counter() - start
         process.returncode = os.waitstatus_to_exitcode(status)
-    outcomes: Optional[dict[str, str]] = None
+    outcomes: dict[str, str] | None = None
     if junit.exists() and not timed_out:
         try:
             outcomes = parse_junit(junit.read_text())
@@ -1005,7 +1004,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not hasattr(os, "wait4"):
         print("error: this benchmark needs os.wait4 (Linux or macOS)", file=sys.stderr)

@@ -20,7 +20,6 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 try:
     from . import peak_rss  # imported as part of the benchmarks package
@@ -79,7 +78,7 @@ def peak_rss_mib(python: str, args: Sequence[str], files: Sequence[Path]) -> flo
     return peak / (1024 * 1024)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="interpreter to run pytest")
     parser.add_argument("--repeats", type=int, default=3, help="runs per cell (median kept)")

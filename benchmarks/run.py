@@ -30,7 +30,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
 
 try:
     from . import peak_rss  # imported as part of the benchmarks package
@@ -319,7 +318,7 @@ def _create_venv(venv: Path, base_python: str) -> None:
         _run_checked([base_python, "-m", "venv", str(venv)])
 
 
-def installed_versions(venv: Path) -> dict[str, Optional[str]]:
+def installed_versions(venv: Path) -> dict[str, str | None]:
     code = textwrap.dedent(
         """\
         import json, platform
@@ -340,7 +339,7 @@ def installed_versions(venv: Path) -> dict[str, Optional[str]]:
     output = subprocess.run(
         [str(venv_python(venv)), "-c", code], check=True, capture_output=True, text=True
     ).stdout
-    result: dict[str, Optional[str]] = json.loads(output)
+    result: dict[str, str | None] = json.loads(output)
     return result
 
 
@@ -369,7 +368,7 @@ def installed_revision() -> str:
         return "unknown"
 
 
-def prepare_published(base_python: str, ours: dict[str, Optional[str]]) -> None:
+def prepare_published(base_python: str, ours: dict[str, str | None]) -> None:
     """The published plugin, with the same pytest, memray and numpy as ours where possible."""
     _create_venv(VENV_PUBLISHED, base_python)
     pins = [f"{name}=={ours[name]}" for name in ("pytest", "memray", "numpy") if ours.get(name)]
@@ -549,7 +548,7 @@ def summarise(samples: Sequence[Sample]) -> Summary:
     )
 
 
-def _ratio(value: float, reference: Optional[float]) -> str:
+def _ratio(value: float, reference: float | None) -> str:
     if reference is None or reference <= 0:
         return "–"
     return f"{value / reference:.2f}×"
@@ -608,7 +607,7 @@ def render_text(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in [TABLE_HEADER, *rows]) for i in range(len(TABLE_HEADER))]
     lines = []
     for row in [TABLE_HEADER, *rows]:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)))
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)))
         if row is TABLE_HEADER:
             lines.append("  ".join("-" * width for width in widths))
     return "\n".join(lines)
@@ -671,7 +670,7 @@ def _git_revision() -> str:
 
 
 def machine_lines(
-    ours: dict[str, Optional[str]], published: Optional[dict[str, Optional[str]]]
+    ours: dict[str, str | None], published: dict[str, str | None] | None
 ) -> list[str]:
     lines = [
         f"- Date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
@@ -704,7 +703,7 @@ def _names(raw: str, known: Sequence[str], what: str) -> list[str]:
     return names
 
 
-def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--suites", default="a,b,c", help="comma-separated: a, b, c")
     parser.add_argument("--repeats", type=int, default=5, help="measured runs per cell")
@@ -732,7 +731,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if not hasattr(os, "wait4"):
         raise SystemExit("this benchmark needs os.wait4 (Linux or macOS)")
@@ -744,7 +743,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     prepare_ours(args.python, reinstall=not args.no_reinstall)
     ours_versions = installed_versions(VENV_OURS)
-    published_versions: Optional[dict[str, Optional[str]]] = None
+    published_versions: dict[str, str | None] | None = None
     if any(config.venv == "published" for config in configs):
         prepare_published(args.python, ours_versions)
         published_versions = installed_versions(VENV_PUBLISHED)

@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
 
 from .allowance import DEFAULT_MAX_INCREASE, parse_allowance
 from .compare import compare_documents, render_json, render_markdown, render_text
@@ -90,7 +89,7 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _compare(args) if args.command == "compare" else _merge(args)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Optional
 
 from .allowance import DEFAULT_ALLOWANCE, DEFAULT_MAX_INCREASE, Allowance, parse_allowance
 from .documents import Document, DocumentError, PathLike, load_document
@@ -86,18 +85,18 @@ class Baseline:
     def backend(self) -> str:
         return self.document.backend
 
-    def peak_of(self, nodeid: str) -> Optional[int]:
+    def peak_of(self, nodeid: str) -> int | None:
         """The baseline peak ``nodeid`` is judged against; None when the baseline lacks the
         test, did not measure it, or the test did not pass there."""
         entry = self.document.entries.get(nodeid)
         return None if entry is None else entry.reference_peak
 
-    def not_measured_reason(self, nodeid: str) -> Optional[str]:
+    def not_measured_reason(self, nodeid: str) -> str | None:
         """Why ``peak_of`` is None for a test the baseline lists; None otherwise."""
         entry = self.document.entries.get(nodeid)
         return None if entry is None else entry.no_reference
 
-    def check(self, nodeid: str, peak: Optional[int]) -> Optional[GateFailure]:
+    def check(self, nodeid: str, peak: int | None) -> GateFailure | None:
         """The failure when ``peak`` grew past the allowance; None otherwise.
 
         None also when there is nothing to compare (a new test, or no figure on either side):
@@ -142,7 +141,7 @@ class Baseline:
         return [nodeid for nodeid in self.document.entries if nodeid not in ran]
 
     def listing(
-        self, peaks: Mapping[str, Optional[int]], reasons: Mapping[str, str] | None = None
+        self, peaks: Mapping[str, int | None], reasons: Mapping[str, str] | None = None
     ) -> GateListing:
         """Everything ``check`` could not judge, for the session's end.
 
@@ -192,8 +191,8 @@ def load_baseline(
 
 
 def baseline_from_options(
-    path: Optional[PathLike], max_increase: Optional[str], backend: str
-) -> Optional[Baseline]:
+    path: PathLike | None, max_increase: str | None, backend: str
+) -> Baseline | None:
     """The gate for the option values as given; None when no baseline was given.
 
     ``max_increase`` None (or empty) means the default, ``DEFAULT_MAX_INCREASE``. It is

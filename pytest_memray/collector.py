@@ -13,8 +13,8 @@ figures never arrive is listed as not measured, with the reason, instead of drop
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pytest
 
@@ -29,7 +29,7 @@ LIMIT_ATTR = "memray_limit_bytes"
 INTERRUPTED = "interrupted"
 
 
-def outcome_of(report: pytest.TestReport) -> Optional[str]:
+def outcome_of(report: pytest.TestReport) -> str | None:
     """The outcome one report gives its test, in the JSON vocabulary (None: says nothing)."""
     expected_failure = hasattr(report, "wasxfail")
     if report.when == "call":
@@ -61,7 +61,7 @@ class ResultCollector:
         self.results: dict[str, MemoryResult] = {}
         self.outcomes: dict[str, str] = {}
         #: Tracked tests still waiting for their figures: nodeid -> (worker, handle, limit).
-        self._pending: dict[str, tuple[str, int, Optional[int]]] = {}
+        self._pending: dict[str, tuple[str, int, int | None]] = {}
         #: Why a worker's pending results are gone, by worker id.
         self._lost: dict[str, str] = {}
         self.interrupted = False

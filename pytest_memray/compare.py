@@ -10,7 +10,7 @@ functions print the result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .allowance import Allowance
 from .documents import Document, Entry, check_same_backend
@@ -31,7 +31,7 @@ class Change:
         return self.new - self.old
 
     @property
-    def percent(self) -> Optional[float]:
+    def percent(self) -> float | None:
         """The change in percent of the old peak; None when the old peak was 0."""
         return self.delta * 100 / self.old if self.old else None
 
@@ -41,8 +41,8 @@ class Unmeasured:
     """A test on both sides that one of them has no figure for."""
 
     nodeid: str
-    base: Optional[str]
-    head: Optional[str]
+    base: str | None
+    head: str | None
 
     def reason(self) -> str:
         parts = []

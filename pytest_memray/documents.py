@@ -13,14 +13,14 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from .json_report import SCHEMA_VERSION
 
 #: The layout version read here: the one this version writes.
 SUPPORTED_VERSION = SCHEMA_VERSION
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = str | os.PathLike[str]
 
 NO_FIGURE = "the document has no peak for it"
 
@@ -43,17 +43,17 @@ class Entry:
 
     nodeid: str
     outcome: str
-    peak_bytes: Optional[int]
-    not_measured: Optional[str]
+    peak_bytes: int | None
+    not_measured: str | None
     raw: Mapping[str, Any]
 
     @property
-    def reference_peak(self) -> Optional[int]:
+    def reference_peak(self) -> int | None:
         """The peak a later run is judged against; None unless the test passed here."""
         return self.peak_bytes if self.outcome in REFERENCE_OUTCOMES else None
 
     @property
-    def no_reference(self) -> Optional[str]:
+    def no_reference(self) -> str | None:
         """Why there is no ``reference_peak``; None when there is one."""
         if self.not_measured is not None:
             return self.not_measured

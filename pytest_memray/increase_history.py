@@ -23,7 +23,7 @@ of its own is lost there.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 from .capture_files import MAX_NAME_BYTES, capture_file_name
 from .markers import MEMORY_SECTION, Failure
@@ -59,7 +59,7 @@ def increase_failure(previous: int, peak: int) -> Failure:
 class IncreaseHistory:
     """Reads and writes the recorded peaks; ``cache`` is pytest's ``config.cache`` or None."""
 
-    def __init__(self, cache: Optional[Any], fail_on_increase: bool) -> None:
+    def __init__(self, cache: Any | None, fail_on_increase: bool) -> None:
         self._cache = cache
         self.fail_on_increase = fail_on_increase
 
@@ -74,7 +74,7 @@ class IncreaseHistory:
         entry = self._cache.get(cache_key(nodeid), None)
         return entry if isinstance(entry, dict) else {}
 
-    def previous(self, nodeid: str) -> Optional[int]:
+    def previous(self, nodeid: str) -> int | None:
         """The recorded peak of ``nodeid`` in bytes; None if there is none or it is unreadable."""
         value = self._entry(nodeid).get(PEAK_FIELD)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -89,7 +89,7 @@ class IncreaseHistory:
         entry[PEAK_FIELD] = int(peak)
         self._cache.set(cache_key(nodeid), entry)
 
-    def failure(self, nodeid: str, peak: int) -> Optional[Failure]:
+    def failure(self, nodeid: str, peak: int) -> Failure | None:
         """Judge and record one run of a limit_memory test that passed its own code.
 
         Returns the failure when ``--fail-on-increase`` is on and ``peak`` is higher than the

@@ -18,10 +18,10 @@ from __future__ import annotations
 import functools
 import inspect
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pytest
 
@@ -98,13 +98,11 @@ def _positional_call(
 
 #: Parameter names of test functions, in order (see :func:`_parameter_names`): of functions
 #: called as they are, and of functions called as bound methods (less their first parameter).
-_NAMES: weakref.WeakKeyDictionary[Any, Optional[tuple[str, ...]]] = weakref.WeakKeyDictionary()
-_METHOD_NAMES: weakref.WeakKeyDictionary[Any, Optional[tuple[str, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+_NAMES: weakref.WeakKeyDictionary[Any, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
+_METHOD_NAMES: weakref.WeakKeyDictionary[Any, tuple[str, ...] | None] = weakref.WeakKeyDictionary()
 
 
-def _parameter_names(func: Callable[..., Any]) -> Optional[tuple[str, ...]]:
+def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...] | None:
     """The names of ``func``'s parameters in order, when each can be passed by position or
     keyword and none has a default (then binding is putting keywords in that order); else
     None. Worked out once per function: a test function runs many times (parameters, reruns).
@@ -121,7 +119,7 @@ def _parameter_names(func: Callable[..., Any]) -> Optional[tuple[str, ...]]:
         parameters = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):
         return None
-    names: Optional[tuple[str, ...]] = tuple(p.name for p in parameters)
+    names: tuple[str, ...] | None = tuple(p.name for p in parameters)
     if any(
         p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD
         or p.default is not inspect.Parameter.empty
@@ -196,13 +194,13 @@ def instrumented(item: pytest.Item, call: InstrumentedCall) -> Iterator[str]:
 class CallState:
     """What the instrumented call of one test left behind, for the report hook."""
 
-    limit: Optional[Limit]
+    limit: Limit | None
     #: The backend's handle of this call's tracking, when it was measured.
-    handle: Optional[int] = None
+    handle: int | None = None
     #: The outcome, when the backend handed it over at once.
-    outcome: Optional[Outcome] = None
+    outcome: Outcome | None = None
     #: What the object census found.
-    census_failure: Optional[Failure] = None
+    census_failure: Failure | None = None
     #: The test code ran (the window opened).
     ran: bool = False
 
@@ -213,7 +211,7 @@ class InstrumentedCall:
     def __init__(
         self,
         backend: Backend,
-        request: Optional[TrackingRequest],
+        request: TrackingRequest | None,
         state: CallState,
         on_start: Callable[[int], None],
         on_results: Callable[[list[tuple[int, Outcome]]], None],
@@ -223,8 +221,8 @@ class InstrumentedCall:
         self._state = state
         self._on_start = on_start
         self._on_results = on_results
-        self._census: Optional[ObjectCensus] = None
-        self._tracking: Optional[ActiveTracking] = None
+        self._census: ObjectCensus | None = None
+        self._tracking: ActiveTracking | None = None
 
     def enter(self) -> None:
         state = self._state

@@ -22,7 +22,6 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Optional
 
 #: The property's name, as junit-xml writes it for tests measured on their own.
 PEAK_PROPERTY = "memray_peak_bytes"
@@ -40,7 +39,7 @@ def _escaped(text: str) -> str:
     return _NOT_WRITTEN.sub(code, text)
 
 
-def junit_names(nodeid: str, prefix: Optional[str] = None) -> set[tuple[str, str]]:
+def junit_names(nodeid: str, prefix: str | None = None) -> set[tuple[str, str]]:
     """The ``classname`` and ``name`` junit-xml gives the test ``nodeid``.
 
     pytest 9 takes the path up to the first ``::`` and the parameters from the rest; older
@@ -69,13 +68,13 @@ def junit_names(nodeid: str, prefix: Optional[str] = None) -> set[tuple[str, str
     return pairs
 
 
-def add_peaks(path: Path, peaks: Mapping[str, int], prefix: Optional[str] = None) -> int:
+def add_peaks(path: Path, peaks: Mapping[str, int], prefix: str | None = None) -> int:
     """Give the ``<testcase>`` of each test in ``peaks`` (nodeid -> bytes) in the junit-xml
     file at ``path`` its peak, unless it has one; returns how many were added.
 
     Raises OSError if the file cannot be read or replaced, ET.ParseError if it is not XML.
     """
-    by_name: dict[tuple[str, str], Optional[int]] = {}
+    by_name: dict[tuple[str, str], int | None] = {}
     for nodeid, bytes_ in peaks.items():
         for key in junit_names(nodeid, prefix):
             by_name[key] = None if key in by_name else bytes_  # shared by two tests: left alone

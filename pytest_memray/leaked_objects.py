@@ -3,7 +3,7 @@
 Before the call, a full garbage collection runs and every surviving object is moved to the
 collector's permanent generation (``gc.freeze``), which ``gc.get_objects`` does not list.
 After the call, another collection runs; what ``gc.get_objects`` lists then was created during
-the call and is still alive. This works on every Python from 3.9 and needs no help from a
+the call and is still alive. This works on every Python from 3.10 and needs no help from a
 backend. Where objects are frozen already (the process uses ``gc.freeze`` itself, or the
 interpreter froze some at startup, as CPython 3.12 does), the census falls back to comparing
 object ids, which costs more memory and time while the test runs.
@@ -19,10 +19,10 @@ import gc
 import reprlib
 import sys
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Callable, Optional
+from typing import Any
 
 _SAMPLE_SIZE = 10
 _REPR = reprlib.Repr()
@@ -78,7 +78,7 @@ class ObjectCensus:
     def __init__(self) -> None:
         gc.collect()
         self._frozen = gc.get_freeze_count() == 0
-        self._before: Optional[set[int]] = None
+        self._before: set[int] | None = None
         if self._frozen:
             gc.freeze()
         else:
@@ -95,7 +95,7 @@ class ObjectCensus:
         # What running code holds is in use, not leaked: the frames of this thread (the
         # plugin's, pytest's) and of the others (an xdist worker's I/O thread, say), and their
         # locals (a profile function makes Python create those dicts, so they are new too).
-        frame: Optional[FrameType]
+        frame: FrameType | None
         for frame in [sys._getframe(), *sys._current_frames().values()]:
             while frame is not None:
                 roots.append(frame)
@@ -169,9 +169,7 @@ class ObjectCensus:
         self._before = None
 
 
-def summarise(
-    objects: list[Any], filter_fn: Optional[Callable[[Any], bool]]
-) -> Optional[LeakedObjects]:
+def summarise(objects: list[Any], filter_fn: Callable[[Any], bool] | None) -> LeakedObjects | None:
     """Summarise ``objects`` that ``filter_fn`` does not ignore; None when none is left.
 
     ``filter_fn`` may raise; the exception propagates to the caller.

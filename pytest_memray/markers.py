@@ -10,9 +10,9 @@ from __future__ import annotations
 import abc
 import inspect
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Protocol
 
 import pytest
 
@@ -35,13 +35,13 @@ def _limit_memory(limit: str, *, current_thread_only: bool = False) -> None:
 def _limit_leaks(
     location_limit: str,
     *,
-    filter_fn: Optional[LeaksFilterFunction] = None,
+    filter_fn: LeaksFilterFunction | None = None,
     current_thread_only: bool = False,
 ) -> None:
     """limit_leaks(location_limit, *, filter_fn=None, current_thread_only=False)"""
 
 
-def _limit_leaked_objects(*, filter_fn: Optional[LeakedObjectsFilterFunction] = None) -> None:
+def _limit_leaked_objects(*, filter_fn: LeakedObjectsFilterFunction | None = None) -> None:
     """limit_leaked_objects(*, filter_fn=None)"""
 
 
@@ -83,7 +83,7 @@ class Failure:
 class IncreaseHistory(Protocol):
     """Peaks of earlier runs, for ``--fail-on-increase`` (see :mod:`.increase_history`)."""
 
-    def failure(self, nodeid: str, peak: int) -> Optional[Failure]:
+    def failure(self, nodeid: str, peak: int) -> Failure | None:
         """Judge ``peak`` against the recorded one and record it; the failure, or None."""
 
 
@@ -97,7 +97,7 @@ class Judging:
     #: Detail of allocation lists: <0 none, 0-1 ten, 2+ all.
     verbosity: int
     #: Earlier peaks, when --fail-on-increase checks them (None otherwise).
-    history: Optional[IncreaseHistory] = None
+    history: IncreaseHistory | None = None
 
 
 class Limit(abc.ABC):
@@ -115,7 +115,7 @@ class Limit(abc.ABC):
     current_thread_only: bool = False
 
     @property
-    def limit_bytes(self) -> Optional[int]:
+    def limit_bytes(self) -> int | None:
         """The size the marker sets, for the JSON output; None when it sets none."""
         return None
 
@@ -123,15 +123,15 @@ class Limit(abc.ABC):
         """Frames to record per allocation, given ``--stacks``."""
         return stacks
 
-    def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
+    def check(self, outcome: Outcome | None, judging: Judging) -> Failure | None:
         """The failure this limit finds in ``outcome``, or None."""
         return None
 
-    def check_survivors(self, survivors: list[Any]) -> Optional[Failure]:
+    def check_survivors(self, survivors: list[Any]) -> Failure | None:
         """The failure this limit finds in the objects the call left alive, or None."""
         return None
 
-    def _not_measured(self, outcome: Optional[Outcome], what: str) -> Failure:
+    def _not_measured(self, outcome: Outcome | None, what: str) -> Failure:
         reason = outcome.reason if isinstance(outcome, NotMeasured) else "no result came back"
         return Failure(
             summary=f"{what}, but the memory of this test could not be measured: {reason}",
@@ -149,10 +149,10 @@ class MemoryLimit(Limit):
     marker = "limit_memory"
 
     @property
-    def limit_bytes(self) -> Optional[int]:
+    def limit_bytes(self) -> int | None:
         return self.limit
 
-    def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
+    def check(self, outcome: Outcome | None, judging: Judging) -> Failure | None:
         if not isinstance(outcome, Measurement):
             return self._not_measured(outcome, f"Test was limited to {format_size(self.limit)}")
         peak, sites = self.judged_peak(outcome)
@@ -192,19 +192,19 @@ class LeaksLimit(Limit):
     """``limit_leaks``: no call stack leaves ``limit`` or more allocated after the call."""
 
     limit: int
-    filter_fn: Optional[LeaksFilterFunction] = None
+    filter_fn: LeaksFilterFunction | None = None
     current_thread_only: bool = False
     marker = "limit_leaks"
     needs_leaks = True
 
     @property
-    def limit_bytes(self) -> Optional[int]:
+    def limit_bytes(self) -> int | None:
         return self.limit
 
     def stack_depth(self, stacks: int) -> int:
         return max(stacks, LEAK_FRAMES)
 
-    def check(self, outcome: Optional[Outcome], judging: Judging) -> Optional[Failure]:
+    def check(self, outcome: Outcome | None, judging: Judging) -> Failure | None:
         if not isinstance(outcome, Measurement) or outcome.leaked_sites is None:
             return self._not_measured(
                 outcome, f"Test was allowed to leak {format_size(self.limit)} per location"
@@ -243,12 +243,12 @@ class LeaksLimit(Limit):
 class LeakedObjectsLimit(Limit):
     """``limit_leaked_objects``: no Python object created by the call outlives it."""
 
-    filter_fn: Optional[LeakedObjectsFilterFunction] = None
+    filter_fn: LeakedObjectsFilterFunction | None = None
     marker = "limit_leaked_objects"
     needs_measurement = False
     needs_census = True
 
-    def check_survivors(self, survivors: list[Any]) -> Optional[Failure]:
+    def check_survivors(self, survivors: list[Any]) -> Failure | None:
         try:
             leaked = summarise(survivors, self.filter_fn)
         except Exception as exc:
@@ -294,7 +294,7 @@ def _parse(mark: pytest.Mark, nodeid: str) -> Limit:
 ONE_MARKER_TEXT = "Only one Memray marker can be applied to each test"
 
 
-def limit_for(item: pytest.Item) -> Optional[Limit]:
+def limit_for(item: pytest.Item) -> Limit | None:
     """The memory marker that applies to ``item``.
 
     Marks of one kind on several levels (module, class, test) are allowed: the closest wins.
@@ -303,7 +303,7 @@ def limit_for(item: pytest.Item) -> Optional[Limit]:
     Raises:
         MarkerError: the marker is malformed, or two memory markers apply.
     """
-    closest: Optional[pytest.Mark] = None
+    closest: pytest.Mark | None = None
     kinds: dict[str, pytest.Mark] = {}
     for node in reversed(item.listchain()):
         marks = [mark for mark in node.own_markers if mark.name in MARKER_SIGNATURES]
@@ -328,7 +328,7 @@ _INDENT = " " * 4
 
 
 def render_sites(
-    title: str, sites: Sequence[AllocationSite], stacks: int, most: Optional[int] = None
+    title: str, sites: Sequence[AllocationSite], stacks: int, most: int | None = None
 ) -> str:
     """A failure section's list of allocation sites, laid out as the published plugin does.
 

@@ -20,7 +20,7 @@ figures are the same either way.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -32,7 +32,7 @@ from .results import MemoryResult
 CACHE_KEY = "pytest-memray/measure-alone/"
 
 
-def remembered(cache: Optional[Any], backend_name: str) -> frozenset[str]:
+def remembered(cache: Any | None, backend_name: str) -> frozenset[str]:
     """The test ids to measure at once with ``backend_name``; none without a cache."""
     if cache is None:
         return frozenset()

@@ -11,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -34,8 +34,8 @@ class SessionOutputs:
         settings: Settings,
         choice: BackendChoice,
         collector: ResultCollector,
-        gate: Optional[Baseline] = None,
-        junit: Optional[tuple[Path, Optional[str]]] = None,
+        gate: Baseline | None = None,
+        junit: tuple[Path, str | None] | None = None,
     ) -> None:
         self.settings = settings
         #: The junit-xml file and its ``--junitprefix``, with ``--junitxml``.
@@ -82,7 +82,7 @@ class SessionOutputs:
                 if session.exitstatus == pytest.ExitCode.OK:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
-    def _add_junit_peaks(self, session: pytest.Session, path: Path, prefix: Optional[str]) -> None:
+    def _add_junit_peaks(self, session: pytest.Session, path: Path, prefix: str | None) -> None:
         peaks = {
             result.nodeid: result.peak_bytes
             for result, _ in self._final

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -53,7 +53,7 @@ _scratch_key = pytest.StashKey["_Session"]()
 class _Session:
     """What ``pytest_unconfigure`` has to release."""
 
-    def __init__(self, choice: BackendChoice, scratch: Optional[Path]) -> None:
+    def __init__(self, choice: BackendChoice, scratch: Path | None) -> None:
         self.choice = choice
         self.scratch = scratch
 
@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     cache = getattr(config, "cache", None) if settings.enabled else None
     measure_alone = remembered(cache, choice.backend.name)
 
-    collector: Optional[ResultCollector] = None
+    collector: ResultCollector | None = None
     if not worker:
         collector = ResultCollector(choice.backend.name)
         config.pluginmanager.register(collector, f"{PLUGIN_NAME}_results")
@@ -135,14 +135,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_report_teststatus(report: pytest.TestReport) -> Optional[tuple[str, str, str]]:
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, str] | None:
     """The ``M`` status of a test that failed a memory limit."""
     if report.when == "call" and report.failed and getattr(report, MEMORY_PROBLEM_ATTR, None):
         return "failed", "M", "MEMORY PROBLEMS"
     return None
 
 
-def _baseline_gate(settings: Settings, choice: BackendChoice) -> Optional[Baseline]:
+def _baseline_gate(settings: Settings, choice: BackendChoice) -> Baseline | None:
     """The baseline gate, or None without --memray-baseline (imported only when asked for)."""
     if settings.baseline is None and settings.max_increase is None:
         return None
@@ -161,7 +161,7 @@ def _results_needed_at_once(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "htmlpath", None))
 
 
-def _junit_file(config: pytest.Config) -> Optional[tuple[Path, Optional[str]]]:
+def _junit_file(config: pytest.Config) -> tuple[Path, str | None] | None:
     """The file junit-xml writes and its ``--junitprefix``, or None without ``--junitxml``."""
     xmlpath = getattr(config.option, "xmlpath", None)
     if not xmlpath or not config.pluginmanager.hasplugin("junitxml"):
@@ -170,7 +170,7 @@ def _junit_file(config: pytest.Config) -> Optional[tuple[Path, Optional[str]]]:
     return path, getattr(config.option, "junitprefix", None)
 
 
-def _increase_history(config: pytest.Config, settings: Settings) -> Optional[IncreaseHistory]:
+def _increase_history(config: pytest.Config, settings: Settings) -> IncreaseHistory | None:
     cache = getattr(config, "cache", None)
     if cache is None:
         if settings.fail_on_increase:

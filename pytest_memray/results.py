@@ -8,7 +8,7 @@ figures are missing keeps the reason instead: it is never given a made-up number
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any
 
 from .backends.interface import AllocationSite, Measurement, NotMeasured, Outcome
 from .report import histogram, top_sites
@@ -25,30 +25,28 @@ class MemoryResult:
 
     nodeid: str
     #: High-water mark of the call in bytes; None when it was not measured.
-    peak_bytes: Optional[int]
-    allocation_count: Optional[int] = None
+    peak_bytes: int | None
+    allocation_count: int | None = None
     histogram: str = ""
     top_sites: tuple[AllocationSite, ...] = ()
-    limit_bytes: Optional[int] = None
-    capture_file: Optional[str] = None
+    limit_bytes: int | None = None
+    capture_file: str | None = None
     #: Why the figures are missing; None when they were measured.
-    not_measured: Optional[str] = None
+    not_measured: str | None = None
     notes: tuple[str, ...] = ()
     #: The backend's advice to measure this test at once next time (see
     #: :attr:`.Measurement.measure_alone`); None where it gave none.
-    measure_alone: Optional[bool] = None
+    measure_alone: bool | None = None
 
     @classmethod
-    def from_outcome(
-        cls, nodeid: str, outcome: Outcome, limit_bytes: Optional[int]
-    ) -> MemoryResult:
+    def from_outcome(cls, nodeid: str, outcome: Outcome, limit_bytes: int | None) -> MemoryResult:
         if isinstance(outcome, NotMeasured):
             return cls.unmeasured(nodeid, outcome.reason, limit_bytes)
         return cls.from_measurement(nodeid, outcome, limit_bytes)
 
     @classmethod
     def from_measurement(
-        cls, nodeid: str, measurement: Measurement, limit_bytes: Optional[int]
+        cls, nodeid: str, measurement: Measurement, limit_bytes: int | None
     ) -> MemoryResult:
         return cls(
             nodeid=nodeid,
@@ -63,9 +61,7 @@ class MemoryResult:
         )
 
     @classmethod
-    def unmeasured(
-        cls, nodeid: str, reason: str, limit_bytes: Optional[int] = None
-    ) -> MemoryResult:
+    def unmeasured(cls, nodeid: str, reason: str, limit_bytes: int | None = None) -> MemoryResult:
         return cls(nodeid=nodeid, peak_bytes=None, limit_bytes=limit_bytes, not_measured=reason)
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,10 +6,9 @@ import argparse
 import os
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -198,7 +197,7 @@ def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> 
 class Settings:
     enabled: bool
     backend: str
-    bin_path: Optional[Path]
+    bin_path: Path | None
     bin_prefix: str
     hide_summary: bool
     most_allocations: int
@@ -208,13 +207,13 @@ class Settings:
     fail_on_increase: bool
     verbosity: int
     #: limit_memory for every test without a memory marker of its own (--memray-limit).
-    default_limit: Optional[int]
-    json_path: Optional[Path]
-    benchmark_json_path: Optional[Path]
+    default_limit: int | None
+    json_path: Path | None
+    benchmark_json_path: Path | None
     #: The baseline document (--memray-baseline), as given; read by the plugin.
-    baseline: Optional[str]
+    baseline: str | None
     #: The allowance over the baseline (--memray-max-increase), as given; None for the default.
-    max_increase: Optional[str]
+    max_increase: str | None
 
 
 def _flag(config: pytest.Config, option: str, ini: str) -> bool:
@@ -232,7 +231,7 @@ def _ini_int(config: pytest.Config, ini: str, default: int, minimum: int) -> int
         raise pytest.UsageError(f"ini option {ini}: {exc}") from None
 
 
-def _unwritable_reason(folder: Path) -> Optional[str]:
+def _unwritable_reason(folder: Path) -> str | None:
     """Why files cannot be written in ``folder`` (created if missing), or None if they can."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -264,7 +263,7 @@ def _checked_output_file(raw: str, option: str) -> Path:
     return path
 
 
-def _option_or_ini(config: pytest.Config, option: str, ini: str) -> Optional[str]:
+def _option_or_ini(config: pytest.Config, option: str, ini: str) -> str | None:
     value = config.getoption(option)
     if value is None:
         return str(config.getini(ini)).strip() or None
@@ -322,7 +321,7 @@ def read_settings(config: pytest.Config, backends: Mapping[str, BackendEntry]) -
     )
 
 
-def _default_limit(config: pytest.Config) -> Optional[int]:
+def _default_limit(config: pytest.Config) -> int | None:
     raw = _option_or_ini(config, "memray_limit", "memray_limit")
     if raw is None:
         return None
@@ -332,6 +331,6 @@ def _default_limit(config: pytest.Config) -> Optional[int]:
         raise pytest.UsageError(f"--memray-limit / memray_limit: {exc}") from None
 
 
-def _output(config: pytest.Config, option: str, ini: str, flag: str) -> Optional[Path]:
+def _output(config: pytest.Config, option: str, ini: str, flag: str) -> Path | None:
     raw = _option_or_ini(config, option, ini)
     return None if raw is None else _checked_output_file(raw, flag)

@@ -11,8 +11,8 @@ collector, on an xdist worker the output sent back to the controller.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Callable, Optional
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -43,7 +43,7 @@ PEAK_ATTR = "memray_peak_bytes"
 #: Set on a call report that failed a memory limit (travels through xdist like the sections).
 MEMORY_PROBLEM_ATTR = "memray_problem"
 
-_limit_key = pytest.StashKey[Optional[Limit]]()
+_limit_key = pytest.StashKey[Limit | None]()
 _call_key = pytest.StashKey[CallState]()
 
 
@@ -60,9 +60,9 @@ class PerTestTracking:
         backend: Backend,
         *,
         results_at_once: bool,
-        history: Optional[IncreaseHistory],
+        history: IncreaseHistory | None,
         deliver: Callable[[list[MemoryResult]], None],
-        gate: Optional[Baseline] = None,
+        gate: Baseline | None = None,
         collected_elsewhere: bool = False,
         measure_alone: frozenset[str] = frozenset(),
     ) -> None:
@@ -78,7 +78,7 @@ class PerTestTracking:
         #: Tests the backend advised measuring at once, in an earlier run (:mod:`.measure_alone`).
         self._measure_alone = measure_alone
         #: Trackings whose outcome has not come back yet: handle -> (nodeid, limit, state).
-        self._waiting: dict[int, tuple[str, Optional[int], CallState]] = {}
+        self._waiting: dict[int, tuple[str, int | None, CallState]] = {}
         #: Results not yet sent on a report.
         self._outbox: list[MemoryResult] = []
         self._warned: set[str] = set()
@@ -91,7 +91,7 @@ class PerTestTracking:
         try:
             limit = limit_for(item)
         except MarkerError as exc:
-            problem: Optional[str] = str(exc)
+            problem: str | None = str(exc)
         else:
             problem = self._cannot_judge(item, limit)
         if problem is not None:  # outside the except block: no "during handling" chain
@@ -100,7 +100,7 @@ class PerTestTracking:
             limit = MemoryLimit(self.settings.default_limit)
         item.stash[_limit_key] = limit
 
-    def _cannot_judge(self, item: pytest.Item, limit: Optional[Limit]) -> Optional[str]:
+    def _cannot_judge(self, item: pytest.Item, limit: Limit | None) -> str | None:
         caps = self.backend.capabilities
         if limit is None:
             return None
@@ -124,7 +124,7 @@ class PerTestTracking:
 
     # -- the call ------------------------------------------------------------------------------
 
-    def _request_for(self, item: pytest.Item, limit: Optional[Limit]) -> TrackingRequest:
+    def _request_for(self, item: pytest.Item, limit: Limit | None) -> TrackingRequest:
         settings = self.settings
         caps = self.backend.capabilities
         capture = None
@@ -243,7 +243,7 @@ class PerTestTracking:
         if reason is not None:
             report.sections.append(("memray note", f"not measured: {reason}"))
 
-    def _against_baseline(self, nodeid: str, outcome: Optional[Outcome]) -> Optional[Failure]:
+    def _against_baseline(self, nodeid: str, outcome: Outcome | None) -> Failure | None:
         assert self._gate is not None
         if self._gate.peak_of(nodeid) is None:
             return None  # a new test, or no reference peak: listed at the end

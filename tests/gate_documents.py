@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
-Peak = Union[int, None, tuple[None, str]]
+Peak = int | None | tuple[None, str]
 
 
 def make_entry(nodeid: str, peak: Peak, outcome: str = "passed") -> dict[str, Any]:
     """An entry; ``peak`` is bytes, or ``(None, reason)`` for a test not measured."""
-    not_measured: Optional[str] = None
-    peak_bytes: Optional[int]
+    not_measured: str | None = None
+    peak_bytes: int | None
     if isinstance(peak, tuple):
         peak_bytes, not_measured = peak
     else:

@@ -101,13 +101,13 @@ def test_table_rows_give_medians_and_ratios_to_each_reference() -> None:
     by_config = {row[0]: row for row in rows}
     assert set(by_config) == {"plain", "bare-tracemalloc", "published"}  # no ours-memray samples
     header = rs.TABLE_HEADERS
-    plain = dict(zip(header, by_config["plain"]))
+    plain = dict(zip(header, by_config["plain"], strict=False))
     assert plain["wall (median)"] == "2.00 s"
     assert plain["wall range"] == "1.00–3.00"
     assert plain["x published"] == "0.25x"
     assert plain["peak RSS MiB"] == "40"
     assert plain["outcome diffs"] == "—"
-    published = dict(zip(header, by_config["published"]))
+    published = dict(zip(header, by_config["published"], strict=False))
     assert published["x plain"] == "4.00x"
     assert published["x bare tracemalloc"] == "2.00x"
     assert published["RSS x plain"] == "2.00x"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
@@ -23,7 +23,7 @@ from pytest_memray.backends.registry import (
 CONTEXT = BackendContext(scratch_dir=Path("/nonexistent/pytest-memray-scratch"))
 
 
-def _entries(memray_reason: Callable[[], Optional[str]]) -> dict[str, BackendEntry]:
+def _entries(memray_reason: Callable[[], str | None]) -> dict[str, BackendEntry]:
     """The built-in backends, with memray's availability decided by ``memray_reason``."""
     memray = dataclasses.replace(MEMRAY, unavailable_reason=memray_reason)
     return {"memray": memray, "tracemalloc": TRACEMALLOC}
@@ -82,7 +82,7 @@ def test_recent_memray_on_linux_is_fine() -> None:
     assert memray_unavailable_reason("linux", "CPython", lambda: _fake_memray("1.20.0")) is None
 
 
-def _never() -> Optional[str]:
+def _never() -> str | None:
     raise AssertionError("tracemalloc must not look at memray")
 
 
@@ -133,7 +133,7 @@ class _Nothing(Backend):
 
 
 def test_auto_takes_the_highest_ranked_backend_that_runs() -> None:
-    def entry(name: str, rank: int, reason: Optional[str]) -> BackendEntry:
+    def entry(name: str, rank: int, reason: str | None) -> BackendEntry:
         return BackendEntry(name, name, rank, lambda: reason, lambda context: _Nothing())
 
     entries = {

@@ -10,8 +10,8 @@ import threading
 import time
 import tracemalloc
 import types
-from collections.abc import Generator
-from typing import Callable, NamedTuple
+from collections.abc import Callable, Generator
+from typing import NamedTuple
 
 import pytest
 

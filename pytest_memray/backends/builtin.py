@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import platform
 import sys
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from packaging.version import InvalidVersion, Version
 
@@ -25,7 +25,7 @@ def memray_unavailable_reason(
     platform_name: str = sys.platform,
     implementation: str = platform.python_implementation(),
     import_memray: Callable[[], object] = lambda: importlib.import_module("memray"),
-) -> Optional[str]:
+) -> str | None:
     """Why memray cannot be used here, or None when it can."""
     if not platform_name.startswith(MEMRAY_PLATFORMS):
         return f"memray does not run on this platform ({platform_name})"

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional, Union
+from typing import Any, NamedTuple
 
 from ..stack import StackFrame
 
@@ -75,7 +75,7 @@ class TrackingRequest:
     #: as precisely as the backend can (the memray backend records native frames for it).
     want_leaks: bool = False
     #: Where to keep a capture file of this call, or None for no file beyond what tracking needs.
-    capture_file: Optional[Path] = None
+    capture_file: Path | None = None
     #: The outcome must be ready right after :meth:`ActiveTracking.stop` (a marker judges it,
     #: or an output reads it as the test is reported). When False, a backend may hand it over
     #: later, which lets it record many calls in one go.
@@ -92,7 +92,7 @@ class AllocationSite(NamedTuple):
     allocations: int
     stack: tuple[StackFrame, ...]
     #: Backend's id of the allocating thread, or None where the backend does not know threads.
-    thread_id: Optional[int] = None
+    thread_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,7 +114,7 @@ class AllocationSite(NamedTuple):
 
 def rank_sites(
     sites: Iterable[AllocationSite],
-    key: Optional[Callable[[AllocationSite], Hashable]] = None,
+    key: Callable[[AllocationSite], Hashable] | None = None,
 ) -> list[AllocationSite]:
     """Sites merged by ``key(site)`` (the whole stack and thread by default), largest first.
 
@@ -144,23 +144,23 @@ class Measurement:
     #: High-water mark of memory allocated during the call and not yet freed, in bytes.
     peak_bytes: int
     #: Number of allocations alive at the peak, or None where the backend cannot count them.
-    allocation_count: Optional[int]
+    allocation_count: int | None
     #: Allocations alive at (or, for sampling backends, near) the peak, largest first.
     peak_sites: list[AllocationSite] = field(default_factory=list)
     #: Allocations made during the call and still alive at its end, largest first;
     #: None unless ``TrackingRequest.want_leaks`` was set.
-    leaked_sites: Optional[list[AllocationSite]] = None
+    leaked_sites: list[AllocationSite] | None = None
     #: Backend's id of the thread that ran the test, where the backend knows threads.
-    test_thread_id: Optional[int] = None
+    test_thread_id: int | None = None
     #: The capture file kept for this call, if one was asked for and written.
-    capture_file: Optional[str] = None
+    capture_file: str | None = None
     #: Things the user should know about this measurement (it is partial, and why).
     notes: list[str] = field(default_factory=list)
     #: The backend's advice for the next run: True when measuring this call at once (a
     #: request ``needed_at_once``) would cost less than the way it was measured (a batch
     #: replay of millions of records, say), False when not, None where it cannot tell.
     #: The figures are the same either way. The plugin remembers the advice in pytest's cache.
-    measure_alone: Optional[bool] = None
+    measure_alone: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -200,7 +200,7 @@ class NotMeasured:
     reason: str
 
 
-Outcome = Union[Measurement, NotMeasured]
+Outcome = Measurement | NotMeasured
 
 
 class ActiveTracking(abc.ABC):

@@ -41,7 +41,7 @@ import resource
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import memray
 
@@ -333,7 +333,7 @@ class _Call:
 
 def _replay_call(
     stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
-) -> Optional[tuple[Measurement, int]]:
+) -> tuple[Measurement, int] | None:
     """Read one call's records up to its closing mark; None if the stream ends first."""
     call = _Call(native)
     recent, after, before, gone, maps = call.recent, call.after, call.before, call.gone, call.maps
@@ -390,7 +390,7 @@ def _replay_call(
     return None
 
 
-def storage_problem(path: Path) -> Optional[str]:
+def storage_problem(path: Path) -> str | None:
     """Why the capture file at ``path`` may be incomplete, or None.
 
     When memray cannot grow its file it stops recording and says so only on stderr; the file
@@ -464,7 +464,7 @@ class _Batch:
         self.calls += 1
         return opening, opening + _MARK_STEP
 
-    def stop_recording(self) -> Optional[str]:
+    def stop_recording(self) -> str | None:
         """Stop the Tracker; why its file is unusable, or None."""
         try:
             self._tracker.__exit__(None, None, None)
@@ -495,7 +495,7 @@ def _describe_batch(path: Path, first: int, depth: int, show_native: bool) -> No
 
 
 def replay_batch(
-    path: Path, first: int, calls: Optional[int], depth: int, native: bool
+    path: Path, first: int, calls: int | None, depth: int, native: bool
 ) -> list[tuple[int, Outcome]]:
     """One outcome per call recorded in the batch file at ``path``; call ``n`` has the
     handle ``first + n``.
@@ -506,7 +506,7 @@ def replay_batch(
     been cut short by the file size limit or a full disk).
     """
     results: list[tuple[int, Outcome]] = []
-    reason: Optional[str] = None
+    reason: str | None = None
     try:
         reader = memray.FileReader(path)
     except (OSError, RuntimeError, ValueError) as exc:
@@ -541,9 +541,9 @@ class _BatchedTracking(ActiveTracking):
         self._request = request
         self._backend = backend
         self._opening, self._closing = batch.next_mark_sizes()
-        self._failed: Optional[str] = None
+        self._failed: str | None = None
         #: A Tracker of its own, where the opening mark could not be placed.
-        self._instead: Optional[_TrackerPerCall] = None
+        self._instead: _TrackerPerCall | None = None
 
     def open(self) -> None:
         try:
@@ -582,7 +582,7 @@ class _TrackerPerCall(ActiveTracking):
         super().__init__(handle)
         self._request = request
         self._backend = backend
-        self._failed: Optional[str] = None
+        self._failed: str | None = None
         if request.capture_file is not None:
             self._path = request.capture_file
             self._keep = True
@@ -648,7 +648,7 @@ class _TrackerPerCall(ActiveTracking):
                 request.stack_depth,
                 native,
             )
-            leaked: Optional[list[AllocationSite]] = None
+            leaked: list[AllocationSite] | None = None
             if request.want_leaks:
                 leaked, _ = _test_sites(
                     reader.get_leaked_allocation_records(merge_threads=False),
@@ -676,8 +676,8 @@ class MemrayBackend(Backend):
         self.version = str(getattr(memray, "__version__", "unknown"))
         self._scratch = scratch_dir
         self._batch_size = batch_size
-        self._batch: Optional[_Batch] = None
-        self._can_batch: Optional[bool] = None  # found out at the first batchable call
+        self._batch: _Batch | None = None
+        self._can_batch: bool | None = None  # found out at the first batchable call
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
         handle = self.next_handle()

@@ -12,12 +12,10 @@ could not; a backend asked for by name that cannot run is an error that says why
 
 from __future__ import annotations
 
-import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from .interface import Backend
 
@@ -44,7 +42,7 @@ class BackendEntry:
     #: ``auto`` takes the highest-ranked backend that can run.
     rank: int
     #: Why the backend cannot run in this process, or None when it can. Must not raise.
-    unavailable_reason: Callable[[], Optional[str]]
+    unavailable_reason: Callable[[], str | None]
     build: Callable[[BackendContext], Backend]
 
 
@@ -58,16 +56,13 @@ class BackendChoice:
 
     backend: Backend
     requested: str
-    fallback_reason: Optional[str] = None
+    fallback_reason: str | None = None
 
 
 def _entry_point_entries() -> Iterable[BackendEntry]:
     from importlib.metadata import entry_points
 
-    if sys.version_info >= (3, 10):
-        found = entry_points(group=ENTRY_POINT_GROUP)
-    else:  # pragma: no cover - Python 3.9
-        found = entry_points().get(ENTRY_POINT_GROUP, [])
+    found = entry_points(group=ENTRY_POINT_GROUP)
     for entry_point in found:
         try:
             entry = entry_point.load()

@@ -54,10 +54,10 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import CodeType, FrameType
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..stack import StackFrame
 from .interface import (
@@ -118,7 +118,7 @@ _SUSPENDS = (
     | inspect.CO_ASYNC_GENERATOR
     | inspect.CO_ITERABLE_COROUTINE
 )
-_get_traces: Optional[Callable[[], list[Any]]] = getattr(tracemalloc, "_get_traces", None)
+_get_traces: Callable[[], list[Any]] | None = getattr(tracemalloc, "_get_traces", None)
 
 RawSite = tuple[int, int, tuple[tuple[str, int], ...]]  # size, count, (file, line) newest first
 
@@ -169,8 +169,8 @@ def _group_all(traces: list[RawTrace]) -> dict[tuple[tuple[str, int], ...], list
 
 def _group(
     traces: list[RawTrace],
-    limit: Optional[int],
-    before: Optional[list[RawTrace]] = None,
+    limit: int | None,
+    before: list[RawTrace] | None = None,
 ) -> list[RawSite]:
     """Traces grouped by traceback, largest first, the plugin's own and what was traced
     ``before`` the test function began left out.
@@ -214,7 +214,7 @@ def _def_line(code: CodeType) -> int:
     return min(lines, default=code.co_firstlineno)
 
 
-def _callers(frame: Optional[FrameType]) -> tuple[FrameType, ...]:
+def _callers(frame: FrameType | None) -> tuple[FrameType, ...]:
     """``frame`` and its callers."""
     frames = []
     while frame is not None:
@@ -223,7 +223,7 @@ def _callers(frame: Optional[FrameType]) -> tuple[FrameType, ...]:
     return tuple(frames)
 
 
-def _stack_of(frame: Optional[FrameType], depth: int) -> tuple[tuple[str, int], ...]:
+def _stack_of(frame: FrameType | None, depth: int) -> tuple[tuple[str, int], ...]:
     frames: list[tuple[str, int]] = []
     while frame is not None and len(frames) < depth:
         frames.append((frame.f_code.co_filename, frame.f_lineno or 0))
@@ -269,7 +269,7 @@ class _Sampler:
     def __init__(self) -> None:
         self._gate = threading.Lock()
         self._gate.acquire()
-        self._tracking: Optional[_TracemallocTracking] = None
+        self._tracking: _TracemallocTracking | None = None
         ready = threading.Event()
         thread = threading.Thread(
             target=self._run, args=(ready,), name="pytest-memray tracemalloc sampler", daemon=True
@@ -311,7 +311,7 @@ class _TracemallocTracking(ActiveTracking):
     def __init__(
         self,
         request: TrackingRequest,
-        sampler: Optional[_Sampler],
+        sampler: _Sampler | None,
         handle: int,
         backend: Backend,
         clock: Callable[[], float] = time.perf_counter,
@@ -324,7 +324,7 @@ class _TracemallocTracking(ActiveTracking):
         self.stats = TrackingStats()
         self._notes: list[str] = []
         self._we_started = not tracemalloc.is_tracing()
-        self._start_snapshot: Optional[tracemalloc.Snapshot] = None
+        self._start_snapshot: tracemalloc.Snapshot | None = None
         if self._we_started:
             tracemalloc.start(request.stack_depth)
         elif request.want_leaks:
@@ -340,13 +340,13 @@ class _TracemallocTracking(ActiveTracking):
         self._current = int("1000003")
         self._switch_interval = sys.getswitchinterval()
         # The best picture of the peak so far: raw traces, or sites when there were many.
-        self._raw: Optional[list[RawTrace]] = None
-        self._sites: Optional[list[RawSite]] = None
-        self._gap: Optional[RawSite] = None
+        self._raw: list[RawTrace] | None = None
+        self._sites: list[RawSite] | None = None
+        self._gap: RawSite | None = None
         #: (size, count, (frame, event)) of a gap to charge with the next picture.
-        self._pending_gap: Optional[tuple[int, int, tuple[Optional[FrameType], str]]] = None
+        self._pending_gap: tuple[int, int, tuple[FrameType | None, str]] | None = None
         self._started = float("-inf")
-        self._gap_note: Optional[str] = None
+        self._gap_note: str | None = None
         self._recorded = False
         #: The picture kept was taken by the sampler thread (near the growth, not at it).
         self._sampled = False
@@ -462,7 +462,7 @@ class _TracemallocTracking(ActiveTracking):
 
         return hook
 
-    def _on_event(self, frame: FrameType, event: str) -> Optional[bool]:
+    def _on_event(self, frame: FrameType, event: str) -> bool | None:
         """One profile event on the test's thread; True when a picture is due, None while
         the test function has not been entered (nothing read, so no peak reset owed)."""
         if self._test_code is None:
@@ -512,7 +512,7 @@ class _TracemallocTracking(ActiveTracking):
         else:
             tracemalloc.reset_peak()
 
-    def _fold(self, frame: Optional[FrameType], event: str) -> bool:
+    def _fold(self, frame: FrameType | None, event: str) -> bool:
         """Read the counters and keep the peak; True when memory grew enough for a picture.
 
         The caller resets the peak counter afterwards, once this reading's own objects are
@@ -533,7 +533,7 @@ class _TracemallocTracking(ActiveTracking):
         self._current = current
         return True
 
-    def _gap_frames(self, frame: Optional[FrameType], event: str) -> tuple[tuple[str, int], ...]:
+    def _gap_frames(self, frame: FrameType | None, event: str) -> tuple[tuple[str, int], ...]:
         depth = self._request.stack_depth
         if event == "settle":
             self._gap_note = (
@@ -564,7 +564,7 @@ class _TracemallocTracking(ActiveTracking):
         self._started = self._clock()
         self._raw = self._sites = None  # drop the old picture before taking the new one
         gap = self._take_pending_gap()
-        raw: Optional[list[RawTrace]] = _raw_traces()
+        raw: list[RawTrace] | None = _raw_traces()
         if raw is not None and len(raw) > _MAX_RAW_TRACES:
             self._sites, raw = _group(raw, _MAX_SITES, self._before), None
         first = not self._recorded
@@ -600,7 +600,7 @@ class _TracemallocTracking(ActiveTracking):
         if note not in self._notes:
             self._notes.append(note)
 
-    def _take_pending_gap(self) -> Optional[RawSite]:
+    def _take_pending_gap(self) -> RawSite | None:
         gap, self._pending_gap = self._pending_gap, None
         if gap is not None:
             return (gap[0], gap[1], self._gap_frames(*gap[2]))
@@ -667,8 +667,8 @@ class _TracemallocTracking(ActiveTracking):
         self._test_code = None
         self._callers = ()
         still_tracing = tracemalloc.is_tracing()
-        leaked_raw: Optional[list[RawTrace]] = None
-        leaked: Optional[list[RawSite]] = None
+        leaked_raw: list[RawTrace] | None = None
+        leaked: list[RawSite] | None = None
         if still_tracing:
             if self._request.want_leaks:
                 if self._start_snapshot is None:
@@ -730,7 +730,7 @@ class _TracemallocTracking(ActiveTracking):
         ]
 
 
-def _start_sampler() -> Optional[_Sampler]:
+def _start_sampler() -> _Sampler | None:
     """The sampler thread, or None where threads cannot start (WebAssembly)."""
     try:
         return _Sampler()
@@ -747,7 +747,7 @@ class TracemallocBackend(Backend):
         super().__init__()
         self.version = platform.python_version()
         self._clock = clock
-        self._sampler: Optional[_Sampler] = None
+        self._sampler: _Sampler | None = None
         self._sampler_tried = False
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
