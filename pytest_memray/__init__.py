@@ -6,7 +6,7 @@ the types that marker arguments use.
 
 from __future__ import annotations
 
-from .stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack, StackFrame
+from pytest_memray.stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack, StackFrame
 
 __version__ = "2.0.0.dev0"
 

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .allowance import DEFAULT_MAX_INCREASE, parse_allowance
-from .compare import compare_documents, render_json, render_markdown, render_text
-from .documents import load_document
-from .json_report import write_atomically
-from .merge import merge_documents
+from pytest_memray.gates.allowance import DEFAULT_MAX_INCREASE, parse_allowance
+from pytest_memray.gates.compare import compare_documents, render_json, render_markdown, render_text
+from pytest_memray.gates.documents import load_document
+from pytest_memray.gates.merge import merge_documents
+from pytest_memray.reporting.json_output import write_atomically
 
 PROG = "python -m pytest_memray"
 

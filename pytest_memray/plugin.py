@@ -22,30 +22,39 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .backends.registry import (
+from pytest_memray.backends.registry import (
     BackendChoice,
     BackendContext,
     BackendUnavailable,
     choose_backend,
     registered_backends,
 )
-from .collector import ResultCollector
-from .increase_history import IncreaseHistory
-from .markers import MARKER_HELP
-from .measure_alone import MeasureAloneMemory, remembered
-from .outputs import SessionOutputs
-from .results import MemoryResult
-from .scratch import new_session_folder, remove, remove_abandoned
-from .settings import Settings, add_options, read_settings
-from .tracking import MEMORY_PROBLEM_ATTR, PerTestTracking, PytestMemrayWarning
-from .xdist_support import ControllerReceiver, is_worker, send_from_worker, worker_scratch
+from pytest_memray.per_test.increase_history import IncreaseHistory
+from pytest_memray.per_test.markers import MARKER_HELP
+from pytest_memray.per_test.tracking import (
+    MEMORY_PROBLEM_ATTR,
+    PerTestTracking,
+    PytestMemrayWarning,
+)
+from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.measure_alone import MeasureAloneMemory, remembered
+from pytest_memray.reporting.outputs import SessionOutputs
+from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.xdist import (
+    ControllerReceiver,
+    is_worker,
+    send_from_worker,
+    worker_scratch,
+)
+from pytest_memray.scratch import new_session_folder, remove, remove_abandoned
+from pytest_memray.settings import Settings, add_options, read_settings
 
 #: The published plugin's registration name: ``-p no:memray_manager`` and
 #: ``config.pluginmanager.get_plugin("memray_manager")`` work as they did.
 PLUGIN_NAME = "memray_manager"
 
 if TYPE_CHECKING:
-    from .baseline import Baseline
+    from pytest_memray.gates.baseline import Baseline
 
 _scratch_key = pytest.StashKey["_Session"]()
 
@@ -98,7 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{PLUGIN_NAME}_measure_alone",
             )
         if config.pluginmanager.hasplugin("html"):
-            from .html_column import register_if_available
+            from pytest_memray.reporting.html_column import register_if_available
 
             register_if_available(config)
         if config.pluginmanager.hasplugin("xdist"):
@@ -146,7 +155,7 @@ def _baseline_gate(settings: Settings, choice: BackendChoice) -> Baseline | None
     """The baseline gate, or None without --memray-baseline (imported only when asked for)."""
     if settings.baseline is None and settings.max_increase is None:
         return None
-    from .baseline import baseline_from_options
+    from pytest_memray.gates.baseline import baseline_from_options
 
     try:
         return baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)

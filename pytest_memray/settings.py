@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .allowance import DEFAULT_MAX_INCREASE
-from .backends.registry import BackendEntry, backend_names
-from .sizes import parse_size
+from pytest_memray.backends.registry import BackendEntry, backend_names
+from pytest_memray.gates.allowance import DEFAULT_MAX_INCREASE
+from pytest_memray.sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
 DEFAULT_STACKS = 1

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from pytest_memray.allowance import (
+from pytest_memray.gates.allowance import (
     DEFAULT_ALLOWANCE,
     DEFAULT_MAX_INCREASE,
     Allowance,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_memray.allowance import parse_allowance
-from pytest_memray.baseline import BaselineError, baseline_from_options, load_baseline
+from pytest_memray.gates.allowance import parse_allowance
+from pytest_memray.gates.baseline import BaselineError, baseline_from_options, load_baseline
 
 from .gate_documents import Peak, document, write
 

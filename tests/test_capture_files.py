@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pytest_memray.capture_files import MAX_NAME_BYTES, capture_file_name
+from pytest_memray.per_test.capture_files import MAX_NAME_BYTES, capture_file_name
 
 WINDOWS_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 WINDOWS_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM\d|LPT\d)$", re.IGNORECASE)

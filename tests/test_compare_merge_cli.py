@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_memray.__main__ import main
+from pytest_memray.gates.format import SCHEMA_FILE
 
 from .gate_documents import Peak, document, write
 from .helpers import requires_subprocess
@@ -218,14 +219,11 @@ def test_merge_concatenates_shards(tmp_path: Path, capsys: pytest.CaptureFixture
     assert list(tmp_path.glob("*.partial")) == []
 
 
-def test_merge_output_validates_against_the_schema_when_it_is_version_2(
+def test_merge_output_validates_against_the_schema(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    schema_path = Path(__file__).parent.parent / "pytest_memray" / "json_schema.json"
-    schema = json.loads(schema_path.read_text(encoding="utf-8"))
-    if schema["properties"]["version"].get("const") != 2:
-        pytest.skip("the shipped schema is not version 2 yet")
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     one = write(tmp_path / "1.json", document({"t::a": 1}))
     two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))
     assert main(["merge", str(tmp_path / "m.json"), one, two]) == 0

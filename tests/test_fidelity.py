@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_memray.increase_history import cache_key
+from pytest_memray.per_test.increase_history import cache_key
 
 from .helpers import Runner, requires_threads
 
@@ -341,7 +341,7 @@ def test_fail_on_increase_without_the_cache_plugin_warns_once(runner: Runner) ->
 
 def test_manager_registered_as_memray_manager(runner: Runner) -> None:
     source = """
-from pytest_memray.tracking import PerTestTracking
+from pytest_memray.per_test.tracking import PerTestTracking
 
 def test_registered(request):
     assert isinstance(request.config.pluginmanager.get_plugin("memray_manager"), PerTestTracking)

@@ -512,7 +512,7 @@ def test_fixtures_reach_the_parameters_they_name(runner: Runner) -> None:
 
 
 def test_parameter_names_are_remembered_for_simple_signatures_only() -> None:
-    from pytest_memray.instrumented_call import _METHOD_NAMES, _NAMES, _parameter_names
+    from pytest_memray.per_test.window import _METHOD_NAMES, _NAMES, _parameter_names
 
     def plain(b: int, a: int) -> None: ...
 

@@ -19,7 +19,7 @@ requires_pytest_html = pytest.mark.skipif(
 # The plugin does not set the attribute yet: this conftest stands in for it.
 CONFTEST = """
 import pytest
-from pytest_memray.html_column import register_if_available
+from pytest_memray.reporting.html_column import register_if_available
 
 PEAKS = {"test_small": 900, "test_big": 3 * 1024 * 1024}
 

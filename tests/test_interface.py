@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from pytest_memray.backends.interface import AllocationSite, Measurement
-from pytest_memray.results import MemoryResult
+from pytest_memray.reporting.results import MemoryResult
 from pytest_memray.stack import StackFrame
 
 SITES = [

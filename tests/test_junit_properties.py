@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_memray.junit_properties import add_peaks, junit_names
+from pytest_memray.reporting.junit import add_peaks, junit_names
 
 from .helpers import Runner, requires_memray, requires_xdist
 

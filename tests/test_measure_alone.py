@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pytest_memray.backends.interface import Measurement, TrackingRequest
-from pytest_memray.measure_alone import CACHE_KEY, remembered, updated
-from pytest_memray.results import MemoryResult
+from pytest_memray.reporting.measure_alone import CACHE_KEY, remembered, updated
+from pytest_memray.reporting.results import MemoryResult
 
 from .helpers import (
     MEMRAY_MISSING,
@@ -20,7 +20,7 @@ from .helpers import (
 )
 
 if MEMRAY_MISSING is None:
-    from pytest_memray.backends.memray_backend import ALONE_RECORDS
+    from pytest_memray.backends.memray.backend import ALONE_RECORDS
 else:  # only the tracemalloc cases run, and any count will do for them
     ALONE_RECORDS = 100_000
 

@@ -13,7 +13,7 @@ pytestmark = requires_memray
 SMALL_BATCHES = """
 from pytest_memray.backends.registry import BackendEntry
 from pytest_memray.backends.builtin import MEMRAY
-from pytest_memray.backends.memray_backend import MemrayBackend
+from pytest_memray.backends.memray.backend import MemrayBackend
 
 ENTRY = BackendEntry(
     name="small-batches",

@@ -39,7 +39,7 @@ requires_mmap_helper = pytest.mark.skipif(
 
 def _measure(code: Callable[[], Any], *, batched: bool, depth: int = 5) -> Measurement:
     """Run ``code`` as one tracked call, batched (deferred) or with a Tracker of its own."""
-    from pytest_memray.backends.memray_backend import MemrayBackend
+    from pytest_memray.backends.memray.backend import MemrayBackend
 
     with tempfile.TemporaryDirectory() as scratch:
         backend = MemrayBackend(Path(scratch))
@@ -85,7 +85,7 @@ def _replayed(
 
     import memray
 
-    from pytest_memray.backends import memray_backend
+    from pytest_memray.backends.memray import backend as memray_backend
 
     path = tmp_path / "call.bin"
     path.unlink(missing_ok=True)
@@ -179,7 +179,7 @@ def test_allocations_kept_below_an_earlier_peak_then_past_it() -> None:
 
 def _mark_payload(index: int) -> int:
     """Bytes to ask ``bytes()`` for so that memray records exactly boundary mark ``index``."""
-    from pytest_memray.backends import memray_backend
+    from pytest_memray.backends.memray import backend as memray_backend
 
     return memray_backend._MARK_BASE + index * memray_backend._MARK_STEP
 
@@ -201,7 +201,7 @@ def test_an_allocation_of_a_marks_size_is_the_tests_own(index: int) -> None:
 
 
 MARK_SIZED = """
-from pytest_memray.backends.memray_backend import _MARK_BASE, _MARK_STEP
+from pytest_memray.backends.memray.backend import _MARK_BASE, _MARK_STEP
 
 def test_0():
     data = bytes(_MARK_BASE + 1 * _MARK_STEP)  # the closing mark of the batch's first call
@@ -285,7 +285,7 @@ def test_calls_asking_for_different_stack_depths_do_not_share_a_batch(
 ) -> None:
     """The plugin asks for one depth per session today, but the backend takes one per call:
     a deeper call must not be replayed with the depth of the batch it would have joined."""
-    from pytest_memray.backends.memray_backend import MemrayBackend
+    from pytest_memray.backends.memray.backend import MemrayBackend
 
     backend = MemrayBackend(tmp_path)
     try:

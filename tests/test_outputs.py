@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_memray.json_report import SCHEMA_FILE
+from pytest_memray.gates.format import SCHEMA_FILE
 
 from .helpers import Runner, requires_xdist
 

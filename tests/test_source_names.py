@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_memray.backends.source_names import function_at
+from pytest_memray.backends.tracemalloc.source_names import function_at
 
 SOURCE = """\
 import functools

@@ -17,7 +17,7 @@ import pytest
 
 import pytest_memray
 from pytest_memray.backends.interface import ActiveTracking, Measurement, TrackingRequest
-from pytest_memray.backends.tracemalloc_backend import (
+from pytest_memray.backends.tracemalloc.backend import (
     _HOOK_EVENTS,
     _HOOK_EVENTS_SUSPENDING,
     TracemallocBackend,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from packaging.version import InvalidVersion, Version
 
-from .interface import Backend
-from .registry import BackendContext, BackendEntry
+from pytest_memray.backends.interface import Backend
+from pytest_memray.backends.registry import BackendContext, BackendEntry
 
 MINIMUM_MEMRAY = Version("1.12")
 MEMRAY_PLATFORMS = ("linux", "darwin")
@@ -48,13 +48,13 @@ def memray_unavailable_reason(
 
 
 def _build_memray(context: BackendContext) -> Backend:
-    from .memray_backend import MemrayBackend
+    from pytest_memray.backends.memray.backend import MemrayBackend
 
     return MemrayBackend(context.scratch_dir)
 
 
 def _build_tracemalloc(context: BackendContext) -> Backend:
-    from .tracemalloc_backend import TracemallocBackend
+    from pytest_memray.backends.tracemalloc.backend import TracemallocBackend
 
     return TracemallocBackend()
 

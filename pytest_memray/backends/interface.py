@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..stack import StackFrame
+from pytest_memray.stack import StackFrame
 
 #: The plugin's own source folder. An allocation whose newest Python frame lies in it was made
 #: by the plugin (its wrapper around the test, its bookkeeping), never by the test: backends

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .interface import Backend
+from pytest_memray.backends.interface import Backend
 
 ENTRY_POINT_GROUP = "pytest_memray.backends"
 AUTO = "auto"
@@ -85,7 +85,7 @@ def _entry_point_entries() -> Iterable[BackendEntry]:
 
 def registered_backends() -> dict[str, BackendEntry]:
     """Every backend that can be asked for by name, highest rank first."""
-    from .builtin import BUILTIN_ENTRIES
+    from pytest_memray.backends.builtin import BUILTIN_ENTRIES
 
     entries = {entry.name: entry for entry in BUILTIN_ENTRIES}
     for entry in _entry_point_entries():

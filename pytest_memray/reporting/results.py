@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .backends.interface import AllocationSite, Measurement, NotMeasured, Outcome
-from .report import histogram, top_sites
-from .stack import StackFrame
+from pytest_memray.backends.interface import AllocationSite, Measurement, NotMeasured, Outcome
+from pytest_memray.reporting.terminal import histogram, top_sites
+from pytest_memray.stack import StackFrame
 
 #: Values of a result's ``outcome``; ``interrupted`` is a test that never reported its call
 #: (Ctrl-C while it ran). Docs: docs/json.rst.

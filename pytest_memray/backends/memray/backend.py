@@ -45,8 +45,7 @@ from typing import Any, NamedTuple
 
 import memray
 
-from ..stack import StackFrame
-from .interface import (
+from pytest_memray.backends.interface import (
     ActiveTracking,
     AllocationSite,
     Backend,
@@ -57,6 +56,7 @@ from .interface import (
     TrackingRequest,
     is_plugin_file,
 )
+from pytest_memray.stack import StackFrame
 
 CAPABILITIES = Capabilities(
     native_allocations=True,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .documents import Document, DocumentError, check_same_backend
+from pytest_memray.gates.documents import Document, DocumentError, check_same_backend
 
 
 @dataclass(frozen=True)

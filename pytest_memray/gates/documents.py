@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .json_report import SCHEMA_VERSION
+from pytest_memray.gates.format import SCHEMA_VERSION
 
 #: The layout version read here: the one this version writes.
 SUPPORTED_VERSION = SCHEMA_VERSION

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from .sizes import format_size, parse_size
+from pytest_memray.sizes import format_size, parse_size
 
 DEFAULT_MAX_INCREASE = "10% + 1 MB"
 

@@ -16,10 +16,16 @@ from typing import Any, Protocol
 
 import pytest
 
-from .backends.interface import AllocationSite, Measurement, NotMeasured, Outcome, rank_sites
-from .leaked_objects import LeakedObjects, summarise
-from .sizes import format_size, parse_size
-from .stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
+from pytest_memray.backends.interface import (
+    AllocationSite,
+    Measurement,
+    NotMeasured,
+    Outcome,
+    rank_sites,
+)
+from pytest_memray.per_test.leaked_objects import LeakedObjects, summarise
+from pytest_memray.sizes import format_size, parse_size
+from pytest_memray.stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
 
 MEMORY_SECTION = "memray-max-memory"
 LEAKS_SECTION = "memray-leaked-memory"

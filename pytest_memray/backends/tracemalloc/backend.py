@@ -59,8 +59,7 @@ from dataclasses import dataclass
 from types import CodeType, FrameType
 from typing import Any
 
-from ..stack import StackFrame
-from .interface import (
+from pytest_memray.backends.interface import (
     PLUGIN_DIR,
     ActiveTracking,
     AllocationSite,
@@ -72,7 +71,8 @@ from .interface import (
     TrackingRequest,
     is_plugin_file,
 )
-from .source_names import function_at
+from pytest_memray.backends.tracemalloc.source_names import function_at
+from pytest_memray.stack import StackFrame
 
 CAPABILITIES = Capabilities(
     native_allocations=False,

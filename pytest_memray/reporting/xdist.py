@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from .backends.interface import Backend
-from .collector import ResultCollector
-from .results import MemoryResult
-from .scratch import remove
+from pytest_memray.backends.interface import Backend
+from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.scratch import remove
 
 OUTPUT_KEY = "pytest_memray_results"
 PREFIX_KEY = "memray_bin_prefix"

@@ -16,14 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .backends.registry import BackendChoice
-from .results import MemoryResult
-
-#: Version 2: tests that were not measured have ``peak_bytes: null`` and the reason in
-#: ``not_measured``; outcomes tell xfailed, xpassed and interrupted tests apart.
-SCHEMA_VERSION = 2
-SCHEMA_FILE = Path(__file__).with_name("json_schema.json")
+from pytest_memray import __version__
+from pytest_memray.backends.registry import BackendChoice
+from pytest_memray.gates.format import SCHEMA_VERSION
+from pytest_memray.reporting.results import MemoryResult
 
 
 def report_document(

@@ -25,9 +25,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .capture_files import MAX_NAME_BYTES, capture_file_name
-from .markers import MEMORY_SECTION, Failure
-from .sizes import format_size
+from pytest_memray.per_test.capture_files import MAX_NAME_BYTES, capture_file_name
+from pytest_memray.per_test.markers import MEMORY_SECTION, Failure
+from pytest_memray.sizes import format_size
 
 KEY_PREFIX = "memray/"
 PEAK_FIELD = "total_allocated_memory"

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from .backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
-from .leaked_objects import ObjectCensus
-from .markers import Failure, Limit
+from pytest_memray.backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
+from pytest_memray.per_test.leaked_objects import ObjectCensus
+from pytest_memray.per_test.markers import Failure, Limit
 
 try:  # pytest's unittest item calls item.obj as the test method when it runs synchronously
     from _pytest.unittest import TestCaseFunction

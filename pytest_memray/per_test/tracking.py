@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .backends.interface import Backend, Outcome, TrackingRequest
-from .capture_files import capture_file_name
-from .collector import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
-from .instrumented_call import CallState, InstrumentedCall, instrumented
-from .markers import (
+from pytest_memray.backends.interface import Backend, Outcome, TrackingRequest
+from pytest_memray.per_test.capture_files import capture_file_name
+from pytest_memray.per_test.markers import (
     MEMORY_SECTION,
     Failure,
     IncreaseHistory,
@@ -30,11 +28,13 @@ from .markers import (
     MemoryLimit,
     limit_for,
 )
-from .results import MemoryResult
-from .settings import Settings
+from pytest_memray.per_test.window import CallState, InstrumentedCall, instrumented
+from pytest_memray.reporting.collector import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
+from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.settings import Settings
 
 if TYPE_CHECKING:
-    from .baseline import Baseline
+    from pytest_memray.gates.baseline import Baseline
 
 #: junit-xml writes a report's user properties as <property> elements.
 PEAK_PROPERTY = "memray_peak_bytes"

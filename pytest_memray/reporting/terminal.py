@@ -7,11 +7,11 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .backends.interface import AllocationSite, rank_sites
-from .sizes import format_size
+from pytest_memray.backends.interface import AllocationSite, rank_sites
+from pytest_memray.sizes import format_size
 
 if TYPE_CHECKING:
-    from .results import MemoryResult
+    from pytest_memray.reporting.results import MemoryResult
 
 _BARS = " ▁▂▃▄▅▆▇█"
 _BINS = 10

@@ -15,15 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .backends.registry import BackendChoice
-from .collector import ResultCollector
-from .json_report import benchmark_document, report_document, write_atomically
-from .junit_properties import add_peaks
-from .report import render_entry, render_not_measured, select
-from .settings import Settings
+from pytest_memray.backends.registry import BackendChoice
+from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.json_output import (
+    benchmark_document,
+    report_document,
+    write_atomically,
+)
+from pytest_memray.reporting.junit import add_peaks
+from pytest_memray.reporting.terminal import render_entry, render_not_measured, select
+from pytest_memray.settings import Settings
 
 if TYPE_CHECKING:
-    from .baseline import Baseline
+    from pytest_memray.gates.baseline import Baseline
 
 
 class SessionOutputs:

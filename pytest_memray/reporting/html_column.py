@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from .sizes import format_size
-from .tracking import PEAK_ATTR
+from pytest_memray.per_test.tracking import PEAK_ATTR
+from pytest_memray.sizes import format_size
 
 COLUMN = "peakMemory"
 PLUGIN_NAME = "memray-html-column"

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .results import InternTable, MemoryResult
+from pytest_memray.reporting.results import InternTable, MemoryResult
 
 #: Report attributes this plugin sets; plain data, so xdist carries them to the controller.
 RESULTS_ATTR = "memray_results"

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from .collector import ResultCollector
-from .results import MemoryResult
+from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.results import MemoryResult
 
 #: Cache key prefix; the backend's name follows. Not under ``memray/``, where the published
 #: plugin keeps one entry per test id (see :mod:`.increase_history`).

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .allowance import Allowance
-from .documents import Document, Entry, check_same_backend
-from .sizes import format_size
+from pytest_memray.gates.allowance import Allowance
+from pytest_memray.gates.documents import Document, Entry, check_same_backend
+from pytest_memray.sizes import format_size
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .allowance import DEFAULT_ALLOWANCE, DEFAULT_MAX_INCREASE, Allowance, parse_allowance
-from .documents import Document, DocumentError, PathLike, load_document
-from .sizes import format_size
+from pytest_memray.gates.allowance import (
+    DEFAULT_ALLOWANCE,
+    DEFAULT_MAX_INCREASE,
+    Allowance,
+    parse_allowance,
+)
+from pytest_memray.gates.documents import Document, DocumentError, PathLike, load_document
+from pytest_memray.sizes import format_size
 
 SECTION = "memray-max-memory"
 OPTION = "--memray-baseline"

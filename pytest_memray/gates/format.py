@@ -1,0 +1,14 @@
+"""The layout of the JSON document that ``--memray-json`` writes and the gates read.
+
+Its version and its schema are defined here once, for the writer (:mod:`pytest_memray.reporting`)
+and the readers (:mod:`pytest_memray.gates`) alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Version 2: tests that were not measured have ``peak_bytes: null`` and the reason in
+#: ``not_measured``; outcomes tell xfailed, xpassed and interrupted tests apart.
+SCHEMA_VERSION = 2
+SCHEMA_FILE = Path(__file__).with_name("json_schema.json")
