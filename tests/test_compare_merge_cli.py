@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_memray.__main__ import main
+from pytest_memray.gates.cli import main
 from pytest_memray.gates.format import SCHEMA_FILE
 
 from .gate_documents import Peak, document, write

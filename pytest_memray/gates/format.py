@@ -6,9 +6,16 @@ and the readers (:mod:`pytest_memray.gates`) alike.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 #: Version 2: tests that were not measured have ``peak_bytes: null`` and the reason in
 #: ``not_measured``; outcomes tell xfailed, xpassed and interrupted tests apart.
 SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).with_name("json_schema.json")
+
+
+def document_text(document: Any) -> str:
+    """A document as the plugin writes it: indented JSON and a final newline."""
+    return json.dumps(document, indent=2) + "\n"

@@ -7,13 +7,9 @@ it, so a reader never sees half a document.
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from pytest_memray import __version__
@@ -85,17 +81,3 @@ def benchmark_document(
         for result, outcome in results
         if outcome == "passed" and result.peak_bytes is not None
     ]
-
-
-def write_atomically(path: Path, document: object) -> None:
-    """Write ``document`` as JSON to ``path`` through a temporary file in the same folder."""
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.unlink(partial)
-        raise

@@ -16,12 +16,12 @@ on a test it may not belong to. A test that was not measured gets no property, n
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from pytest_memray.files import write_file
 
 #: The property's name, as junit-xml writes it for tests measured on their own.
 PEAK_PROPERTY = "memray_peak_bytes"
@@ -96,23 +96,10 @@ def add_peaks(path: Path, peaks: Mapping[str, int], prefix: str | None = None) -
         ET.SubElement(properties, "property", name=PEAK_PROPERTY, value=str(peak))
         added += 1
     if added:
-        _replace(path, tree)
+        write_file(path, ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True))
     return added
 
 
 def _has_peak(case: ET.Element) -> bool:
     found: Iterable[ET.Element] = case.iterfind(f"properties/property[@name='{PEAK_PROPERTY}']")
     return any(True for _ in found)
-
-
-def _replace(path: Path, tree: ET.ElementTree[ET.Element]) -> None:
-    """Write ``tree`` over ``path`` through a temporary file in the same folder."""
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            tree.write(stream, encoding="utf-8", xml_declaration=True)
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.unlink(partial)
-        raise

@@ -16,12 +16,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_memray.backends.registry import BackendChoice
+from pytest_memray.files import write_text
+from pytest_memray.gates.format import document_text
 from pytest_memray.reporting.collector import ResultCollector
-from pytest_memray.reporting.json_output import (
-    benchmark_document,
-    report_document,
-    write_atomically,
-)
+from pytest_memray.reporting.json_output import benchmark_document, report_document
 from pytest_memray.reporting.junit import add_peaks
 from pytest_memray.reporting.terminal import render_entry, render_not_measured, select
 from pytest_memray.settings import Settings
@@ -80,7 +78,7 @@ class SessionOutputs:
             if path is None:
                 continue
             try:
-                write_atomically(path, document())
+                write_text(path, document_text(document()))
             except OSError as exc:
                 sys.stderr.write(f"ERROR: pytest-memray could not write {path}: {exc}\n")
                 if session.exitstatus == pytest.ExitCode.OK:

@@ -47,10 +47,9 @@ from __future__ import annotations
 import dis
 import gc
 import inspect
-import os
+import pickle
 import platform
 import sys
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -72,6 +71,7 @@ from pytest_memray.backends.interface import (
     is_plugin_file,
 )
 from pytest_memray.backends.tracemalloc.source_names import function_at
+from pytest_memray.files import write_file
 from pytest_memray.stack import StackFrame
 
 CAPABILITIES = Capabilities(
@@ -616,15 +616,9 @@ class _TracemallocTracking(ActiveTracking):
     def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
         target = self._request.capture_file
         assert target is not None
-        # A short name of its own: the target's name may already be as long as names get.
-        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".partial")
-        os.close(fd)
         try:
-            snapshot.dump(partial)
-            os.replace(partial, target)
+            write_file(target, pickle.dumps(snapshot, pickle.HIGHEST_PROTOCOL))
         except OSError as exc:
-            if os.path.exists(partial):
-                os.unlink(partial)
             note = f"the capture file {target.name} could not be written ({exc})"
             if note not in self._notes:
                 self._notes.append(note)

@@ -1,0 +1,49 @@
+"""Writing the files the plugin and its command line produce: one way, for every output.
+
+A reader never sees half a file: a regular file (or a new one) is written to a temporary file
+beside it that then replaces it. What is not a regular file is written into as it is: a
+FIFO, a character device such as ``/dev/stdout``, so ``--memray-json /dev/stdout`` prints
+the document. A symbolic link is followed, and the file it points to is replaced, so the link
+stays a link. A new file gets the mode any program's new file gets (``0666`` less the umask,
+so ``0644`` by default); a replaced file keeps its mode.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from pathlib import Path
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` as described above; raises OSError when it cannot."""
+    target = Path(os.path.realpath(path))
+    try:
+        existing: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        if stat.S_ISDIR(existing.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        with open(target, "wb") as stream:  # a FIFO or a device: written into, never replaced
+            stream.write(data)
+        return
+    # A short name of its own: the target's may already be as long as names get.
+    partial = target.with_name(f".pytest-memray-{uuid.uuid4().hex[:12]}.partial")
+    # 0o666: the umask applies, as to any new file; a file that existed keeps its mode.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        if existing is not None:
+            os.chmod(partial, stat.S_IMODE(existing.st_mode))
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """:func:`write_file` for text, encoded as UTF-8."""
+    write_file(path, text.encode("utf-8"))
