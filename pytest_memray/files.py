@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -47,3 +48,19 @@ def write_file(path: Path, data: bytes) -> None:
 def write_text(path: Path, text: str) -> None:
     """:func:`write_file` for text, encoded as UTF-8."""
     write_file(path, text.encode("utf-8"))
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why no file can be written in ``folder`` (made if missing), or None when one can.
+
+    A probe file is made and removed: the only test that holds for every user, root
+    included, and for read-only file systems.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".pytest-memray-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None

@@ -1,23 +1,74 @@
-"""The plugin's settings, read once from the command line and the ini file (CLI wins)."""
+"""The plugin's options, declared as data, and the settings read from them once per session.
+
+Each :class:`Option` row names a command-line flag, its ini key (or none), how its value is
+read, and its help. :func:`add_options` registers the rows under a ``memray`` heading;
+:func:`read_settings` reads every row once (the command line wins over the ini file), checks
+the values and returns a frozen :class:`Settings`, raising ``pytest.UsageError`` naming the
+option and the value for a bad one. Reading has no side effects: folders are made, and
+backends looked up, by the code that uses them.
+
+This module is imported whenever pytest loads the plugin, with or without ``--memray``, so it
+imports nothing but pytest, :mod:`pytest_memray.sizes` and a constant of
+:mod:`pytest_memray.gates`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 import pytest
 
-from pytest_memray.backends.registry import BackendEntry, backend_names
-from pytest_memray.gates.allowance import DEFAULT_MAX_INCREASE
+from pytest_memray.gates import DEFAULT_MAX_INCREASE
 from pytest_memray.sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
 DEFAULT_STACKS = 1
+#: ``--memray-backend`` values known without looking at the entry points.
+BUILTIN_BACKENDS = ("auto", "memray", "tracemalloc")
+
+#: The published plugin's registration name for its per-test object: ``-p no:memray_manager``
+#: and ``config.pluginmanager.get_plugin("memray_manager")`` work as they did.
+PLUGIN_NAME = "memray_manager"
+
+#: The memory markers and their help lines (registered always, so --strict-markers passes).
+MARKERS = {
+    "limit_memory": (
+        "limit_memory(limit, *, current_thread_only=False): fail the test if the peak memory "
+        "of its call reaches limit, a size such as '24 MB'."
+    ),
+    "limit_leaks": (
+        "limit_leaks(location_limit, *, filter_fn=None, current_thread_only=False): fail the "
+        "test if one call stack leaks at least location_limit during its call."
+    ),
+    "limit_leaked_objects": (
+        "limit_leaked_objects(*, filter_fn=None): fail the test if Python objects created "
+        "during its call are still alive after it."
+    ),
+}
+
+Kind = Literal["flag", "text", "count", "positive"]
+
+
+class Option(NamedTuple):
+    """One option: its flag, its ini key, how its value reads, and its help."""
+
+    flag: str | None
+    ini: str | None
+    kind: Kind
+    help: str
+    metavar: str | None = None
+    #: The ini key's own help, where it differs from the flag's.
+    ini_help: str | None = None
+
+    @property
+    def dest(self) -> str:
+        assert self.flag is not None
+        return self.flag.lstrip("-").replace("-", "_")
 
 
 def _whole_number(text: str, minimum: int) -> int:
@@ -43,159 +94,83 @@ def whole_number_at_least(minimum: int) -> Callable[[str], int]:
     return whole_number
 
 
-def add_options(parser: pytest.Parser, backends: Mapping[str, BackendEntry]) -> None:
-    """Register the command-line and ini options under a ``memray`` heading."""
+_MINIMUM: dict[Kind, int] = {"count": 0, "positive": 1}
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--memray", "memray", "flag", "Activate memray tracking of every test, and print a "
+           "report at the end."),
+    Option("--memray-backend", "memray_backend", "text", "How memory is measured: auto "
+           "(default: memray where it can run, else tracemalloc), memray (every allocation, "
+           "native ones included; Linux and macOS, CPython), tracemalloc (allocations through "
+           "Python's allocators; everywhere), or a backend another distribution registers.",
+           metavar="NAME"),
+    Option("--memray-bin-path", None, "text", "Path where to write the memray binary dumps: "
+           "one capture file per test in DIR, created if missing (default: a temporary "
+           "folder, removed at exit).", metavar="DIR"),
+    Option("--memray-bin-prefix", None, "text", "Prefix to use for the binary dump file "
+           "names (default: a random id).", metavar="PREFIX"),
+    Option("--hide-memray-summary", "hide_memray_summary", "flag", "Hide the memray summary: "
+           "no report at the end of the run."),
+    Option("--most-allocations", "most_allocations", "count", "Show the N tests that allocate "
+           f"most memory: the report lists the N highest peaks; 0 lists all (default "
+           f"{DEFAULT_MOST_ALLOCATIONS}).", metavar="N"),
+    Option("--stacks", "stacks", "positive", "Show the N stack entries of each allocation "
+           f"listed in a failure (default {DEFAULT_STACKS}; leaks show at least 5).",
+           metavar="N"),
+    Option("--native", "native", "flag", "Show native frames (C, C++, Rust) in the stacks of "
+           "allocations (memray backend; slower)."),
+    Option("--trace-python-allocators", "trace_python_allocators", "flag", "Record "
+           "allocations made by the Pymalloc allocator one by one, not only the arenas it "
+           "takes (memray backend; slower)."),
+    Option("--fail-on-increase", "fail-on-increase", "flag", "Fail a test with the "
+           "limit_memory marker if its peak is higher than the one recorded in pytest's "
+           "cache (memray/<test id>) at its previous run."),
+    Option("--memray-limit", "memray_limit", "text", "Give every test without a memory "
+           "marker of its own limit_memory(SIZE), e.g. '100 MB'.", metavar="SIZE"),
+    Option("--memray-json", "memray_json", "text", "Write the results as a JSON document to "
+           "PATH at the end of the run.", metavar="PATH"),
+    Option("--memray-benchmark-json", "memray_benchmark_json", "text", "Write each passing "
+           "test's peak to PATH in github-action-benchmark's customSmallerIsBetter format.",
+           metavar="PATH"),
+    Option("--memray-baseline", "memray_baseline", "text", "Fail every measured test whose "
+           "peak grew past --memray-max-increase over its peak in PATH, a document written "
+           "by --memray-json in an earlier run.", metavar="PATH"),
+    Option("--memray-max-increase", "memray_max_increase", "text", "How much a peak may grow "
+           "over its baseline: a percentage (10%), a size (512 KB) or both (10% + 64 KB). "
+           f"Default: {DEFAULT_MAX_INCREASE}.", metavar="VALUE"),
+    Option(None, "verbosity_memray", "text", "Verbosity level for limit_memory failure "
+           "reports: below 0 the summary line only, 0 or 1 the ten largest allocations, 2 "
+           "and up all of them. Default follows -v/-q."),
+)  # fmt: skip
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every :data:`OPTIONS` row under a ``memray`` heading."""
     group = parser.getgroup("memray")
-    names = backend_names(backends)
-    described = "; ".join(f"{entry.name}: {entry.summary}" for entry in backends.values())
-    group.addoption(
-        "--memray",
-        action="store_true",
-        default=None,
-        help="Activate memray tracking of every test, and print a report at the end.",
-    )
-    group.addoption(
-        "--memray-backend",
-        choices=names,
-        default=None,
-        help="How memory is measured: auto (default: the first of the following that can run "
-        f"here), or one of them by name. {described}.",
-    )
-    group.addoption(
-        "--memray-bin-path",
-        metavar="DIR",
-        default=None,
-        help="Path where to write the memray binary dumps: one capture file per test in DIR, "
-        "created if missing (default: a temporary folder, removed at exit).",
-    )
-    group.addoption(
-        "--memray-bin-prefix",
-        metavar="PREFIX",
-        default=None,
-        help="Prefix to use for the binary dump file names (default: a random id).",
-    )
-    group.addoption(
-        "--hide-memray-summary",
-        action="store_true",
-        default=None,
-        help="Hide the memray summary: no report at the end of the run.",
-    )
-    group.addoption(
-        "--most-allocations",
-        metavar="N",
-        type=whole_number_at_least(0),
-        default=None,
-        help=f"Show the N tests that allocate most memory: the report lists the N highest "
-        f"peaks; 0 lists all (default {DEFAULT_MOST_ALLOCATIONS}).",
-    )
-    group.addoption(
-        "--stacks",
-        metavar="N",
-        type=whole_number_at_least(1),
-        default=None,
-        help=f"Show the N stack entries of each allocation listed in a failure "
-        f"(default {DEFAULT_STACKS}; leaks show at least 5).",
-    )
-    group.addoption(
-        "--native",
-        action="store_true",
-        default=None,
-        help="Show native frames (C, C++, Rust) in the stacks of allocations "
-        "(memray backend; slower).",
-    )
-    group.addoption(
-        "--trace-python-allocators",
-        action="store_true",
-        default=None,
-        help="Record allocations made by the Pymalloc allocator one by one, not only the arenas "
-        "it takes (memray backend; slower).",
-    )
-    group.addoption(
-        "--fail-on-increase",
-        action="store_true",
-        default=None,
-        help="Fail a test with the limit_memory marker if its peak is higher than the one "
-        "recorded in pytest's cache (memray/<test id>) at its previous run.",
-    )
-    group.addoption(
-        "--memray-limit",
-        metavar="SIZE",
-        default=None,
-        help="Give every test without a memory marker of its own limit_memory(SIZE), "
-        "e.g. '100 MB'.",
-    )
-    group.addoption(
-        "--memray-json",
-        metavar="PATH",
-        default=None,
-        help="Write the results as a JSON document to PATH at the end of the run.",
-    )
-    group.addoption(
-        "--memray-benchmark-json",
-        metavar="PATH",
-        default=None,
-        help="Write each passing test's peak to PATH in github-action-benchmark's "
-        "customSmallerIsBetter format.",
-    )
-    parser.addini("memray", "Activate memray tracking of every test, like --memray.", type="bool")
-    parser.addini("memray_limit", "limit_memory for every unmarked test (like --memray-limit).")
-    parser.addini("memray_json", "Write the JSON results here (like --memray-json).")
-    group.addoption(
-        "--memray-baseline",
-        metavar="PATH",
-        default=None,
-        help="Fail every measured test whose peak grew past --memray-max-increase over its "
-        "peak in PATH, a document written by --memray-json in an earlier run.",
-    )
-    group.addoption(
-        "--memray-max-increase",
-        metavar="VALUE",
-        default=None,
-        help="How much a peak may grow over its baseline: a percentage (10%%), a size "
-        f"(512 KB) or both (10%% + 64 KB). Default: {DEFAULT_MAX_INCREASE.replace('%', '%%')}.",
-    )
-    parser.addini("memray_benchmark_json", "Write peaks for github-action-benchmark here.")
-    parser.addini("memray_baseline", "Baseline document for the gate (like --memray-baseline).")
-    parser.addini(
-        "memray_max_increase",
-        "How much a peak may grow over its baseline (like --memray-max-increase).",
-    )
-    parser.addini("memray_backend", f"{', '.join(names)} (like --memray-backend).", default="auto")
-    parser.addini(
-        "hide_memray_summary", "Hide the memray summary, like --hide-memray-summary.", type="bool"
-    )
-    parser.addini(
-        "most_allocations",
-        "Show the N tests that allocate most memory, like --most-allocations; 0 = all.",
-        default="",
-    )
-    parser.addini(
-        "stacks",
-        "Show the N stack entries of each allocation in failures, like --stacks.",
-        default="",
-    )
-    parser.addini("native", "Show native frames in stacks, like --native.", type="bool")
-    parser.addini(
-        "trace_python_allocators",
-        "Record allocations made by the Pymalloc allocator, like --trace-python-allocators.",
-        type="bool",
-    )
-    parser.addini(
-        "fail-on-increase",
-        "Fail a test with the limit_memory marker if its peak grew, like --fail-on-increase.",
-        type="bool",
-    )
-    parser.addini(
-        "verbosity_memray",
-        "Verbosity level for limit_memory failure reports: below 0 the summary line only, "
-        "0 or 1 the ten largest allocations, 2 and up all of them. Default follows -v/-q.",
-        default="",
-    )
+    for option in OPTIONS:
+        if option.flag is not None:
+            extra: dict[str, Any] = {"default": None, "dest": option.dest}
+            if option.kind == "flag":
+                extra["action"] = "store_true"
+            else:
+                extra["metavar"] = option.metavar
+                if option.kind in _MINIMUM:
+                    extra["type"] = whole_number_at_least(_MINIMUM[option.kind])
+            group.addoption(option.flag, help=option.help.replace("%", "%%"), **extra)
+        if option.ini is not None:
+            flag = f" (like {option.flag})" if option.flag else ""
+            help_text = (option.ini_help or option.help) + flag
+            if option.kind == "flag":
+                parser.addini(option.ini, help_text, type="bool")
+            else:
+                parser.addini(option.ini, help_text, default="")
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """Every option's value, read once (named tuples: this module loads with every pytest)."""
+
     enabled: bool
+    #: ``auto`` or a backend's name, as given; checked against the registry when it is used.
     backend: str
     bin_path: Path | None
     bin_prefix: str
@@ -210,127 +185,108 @@ class Settings:
     default_limit: int | None
     json_path: Path | None
     benchmark_json_path: Path | None
-    #: The baseline document (--memray-baseline), as given; read by the plugin.
+    #: The baseline document (--memray-baseline), as given; read by the baseline gate.
     baseline: str | None
     #: The allowance over the baseline (--memray-max-increase), as given; None for the default.
     max_increase: str | None
 
+    @property
+    def measures_every_test(self) -> bool:
+        """Whether every test is measured, marked or not (else only marked tests are)."""
+        return self.enabled or self.baseline is not None or self.default_limit is not None
 
-def _flag(config: pytest.Config, option: str, ini: str) -> bool:
-    value = config.getoption(option)
-    return bool(config.getini(ini)) if value is None else bool(value)
-
-
-def _ini_int(config: pytest.Config, ini: str, default: int, minimum: int) -> int:
-    raw = str(config.getini(ini)).strip()
-    if not raw:
-        return default
-    try:
-        return _whole_number(raw, minimum)
-    except ValueError as exc:
-        raise pytest.UsageError(f"ini option {ini}: {exc}") from None
-
-
-def _unwritable_reason(folder: Path) -> str | None:
-    """Why files cannot be written in ``folder`` (created if missing), or None if they can."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".pytest-memray-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    return None
-
-
-def _checked_bin_path(raw: str) -> Path:
-    path = Path(os.path.abspath(os.path.expanduser(raw)))
-    if path.exists() and not path.is_dir():
-        raise pytest.UsageError(f"--memray-bin-path {raw!r} is a file, not a directory")
-    reason = _unwritable_reason(path)
-    if reason is not None:
-        raise pytest.UsageError(f"--memray-bin-path {raw!r} is not writable: {reason}")
-    return path
-
-
-def _checked_output_file(raw: str, option: str) -> Path:
-    path = Path(os.path.abspath(os.path.expanduser(raw)))
-    if path.is_dir():
-        raise pytest.UsageError(f"{option} {raw!r} is a directory; give a file name")
-    reason = _unwritable_reason(path.parent)
-    if reason is not None:
-        raise pytest.UsageError(f"{option} {raw!r} cannot be written: {reason}")
-    return path
-
-
-def _option_or_ini(config: pytest.Config, option: str, ini: str) -> str | None:
-    value = config.getoption(option)
-    if value is None:
-        return str(config.getini(ini)).strip() or None
-    return str(value)
-
-
-def read_settings(config: pytest.Config, backends: Mapping[str, BackendEntry]) -> Settings:
-    """Read and check every option; a bad value raises ``pytest.UsageError`` naming it."""
-    names = backend_names(backends)
-    backend = config.getoption("memray_backend") or str(config.getini("memray_backend")).strip()
-    if backend not in names:
-        raise pytest.UsageError(
-            f"ini option memray_backend = {backend!r} is not one of {', '.join(names)}"
+    @property
+    def needs_session_parts(self) -> bool:
+        """Whether the plugin's parts are needed before any marked test runs: to measure every
+        test, or to write or judge something at the end."""
+        return (
+            self.measures_every_test
+            or self.json_path is not None
+            or self.benchmark_json_path is not None
+            or self.max_increase is not None
         )
-    most = config.getoption("most_allocations")
-    if most is None:
-        most = _ini_int(config, "most_allocations", DEFAULT_MOST_ALLOCATIONS, 0)
-    stacks = config.getoption("stacks")
-    if stacks is None:
-        stacks = _ini_int(config, "stacks", DEFAULT_STACKS, 1)
-    raw_verbosity = str(config.getini("verbosity_memray")).strip()
-    if raw_verbosity in ("", "auto"):
-        # getattr: with -p no:terminal there is no -v option at all.
-        verbosity = int(getattr(config.option, "verbose", 0) or 0)
-    else:
+
+
+def _value(config: pytest.Config, option: Option) -> Any:
+    """The raw value: the command line's when given, else the ini file's (None when unset)."""
+    value = None if option.flag is None else config.getoption(option.dest)
+    if value is None and option.ini is not None:
+        value = config.getini(option.ini)
+        if option.kind != "flag":
+            value = str(value).strip() or None
+    return value
+
+
+def _read(config: pytest.Config, option: Option) -> Any:
+    value = _value(config, option)
+    if option.kind == "flag":
+        return bool(value)
+    if option.kind in _MINIMUM and isinstance(value, str):
         try:
-            verbosity = int(raw_verbosity)
-        except ValueError:
-            raise pytest.UsageError(
-                f"ini option verbosity_memray = {raw_verbosity!r} is not a whole number"
-            ) from None
-    raw_path = config.getoption("memray_bin_path")
-    bin_path = None if raw_path is None else _checked_bin_path(raw_path)
+            return _whole_number(value, _MINIMUM[option.kind])
+        except ValueError as exc:
+            raise pytest.UsageError(f"ini option {option.ini}: {exc}") from None
+    return value
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    """Read and check every option; a bad value raises ``pytest.UsageError`` naming it."""
+    raw = {option.flag or option.ini: _read(config, option) for option in OPTIONS}
+    backend = raw["--memray-backend"] or "auto"
+    most = raw["--most-allocations"]
+    stacks = raw["--stacks"]
+    bin_path = raw["--memray-bin-path"]
     workerinput = getattr(config, "workerinput", {})
-    prefix = config.getoption("memray_bin_prefix") or workerinput.get("memray_bin_prefix")
+    prefix = raw["--memray-bin-prefix"] or workerinput.get("memray_bin_prefix")
     return Settings(
-        enabled=_flag(config, "memray", "memray"),
-        backend=backend,
-        bin_path=bin_path,
+        enabled=raw["--memray"],
+        backend=str(backend),
+        bin_path=None if bin_path is None else _absolute(bin_path),
         bin_prefix=prefix or uuid.uuid4().hex[:8],
-        hide_summary=_flag(config, "hide_memray_summary", "hide_memray_summary"),
-        most_allocations=most,
-        stacks=stacks,
-        native=_flag(config, "native", "native"),
-        trace_python_allocators=_flag(config, "trace_python_allocators", "trace_python_allocators"),
-        fail_on_increase=_flag(config, "fail_on_increase", "fail-on-increase"),
-        verbosity=verbosity,
-        default_limit=_default_limit(config),
-        json_path=_output(config, "memray_json", "memray_json", "--memray-json"),
-        benchmark_json_path=_output(
-            config, "memray_benchmark_json", "memray_benchmark_json", "--memray-benchmark-json"
-        ),
-        baseline=_option_or_ini(config, "memray_baseline", "memray_baseline"),
-        max_increase=_option_or_ini(config, "memray_max_increase", "memray_max_increase"),
+        hide_summary=raw["--hide-memray-summary"],
+        most_allocations=DEFAULT_MOST_ALLOCATIONS if most is None else most,
+        stacks=DEFAULT_STACKS if stacks is None else stacks,
+        native=raw["--native"],
+        trace_python_allocators=raw["--trace-python-allocators"],
+        fail_on_increase=raw["--fail-on-increase"],
+        verbosity=_verbosity(config, raw["verbosity_memray"]),
+        default_limit=_size(raw["--memray-limit"], "--memray-limit / memray_limit"),
+        json_path=_output_file(raw["--memray-json"], "--memray-json"),
+        benchmark_json_path=_output_file(raw["--memray-benchmark-json"], "--memray-benchmark-json"),
+        baseline=raw["--memray-baseline"],
+        max_increase=raw["--memray-max-increase"],
     )
 
 
-def _default_limit(config: pytest.Config) -> int | None:
-    raw = _option_or_ini(config, "memray_limit", "memray_limit")
+def _verbosity(config: pytest.Config, raw: str | None) -> int:
+    if raw in (None, "auto"):
+        # getattr: with -p no:terminal there is no -v option at all.
+        return int(getattr(config.option, "verbose", 0) or 0)
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise pytest.UsageError(
+            f"ini option verbosity_memray = {raw!r} is not a whole number"
+        ) from None
+
+
+def _size(raw: str | None, name: str) -> int | None:
     if raw is None:
         return None
     try:
         return parse_size(raw)
     except ValueError as exc:
-        raise pytest.UsageError(f"--memray-limit / memray_limit: {exc}") from None
+        raise pytest.UsageError(f"{name}: {exc}") from None
 
 
-def _output(config: pytest.Config, option: str, ini: str, flag: str) -> Path | None:
-    raw = _option_or_ini(config, option, ini)
-    return None if raw is None else _checked_output_file(raw, flag)
+def _absolute(raw: str) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(raw)))
+
+
+def _output_file(raw: str | None, option: str) -> Path | None:
+    if raw is None:
+        return None
+    path = _absolute(raw)
+    if path.is_dir():
+        raise pytest.UsageError(f"{option} {raw!r} is a directory; give a file name")
+    return path

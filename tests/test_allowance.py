@@ -6,9 +6,9 @@ from fractions import Fraction
 
 import pytest
 
+from pytest_memray.gates import DEFAULT_MAX_INCREASE
 from pytest_memray.gates.allowance import (
     DEFAULT_ALLOWANCE,
-    DEFAULT_MAX_INCREASE,
     Allowance,
     parse_allowance,
 )

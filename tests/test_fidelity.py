@@ -344,9 +344,10 @@ def test_manager_registered_as_memray_manager(runner: Runner) -> None:
 from pytest_memray.per_test.tracking import PerTestTracking
 
 def test_registered(request):
-    assert isinstance(request.config.pluginmanager.get_plugin("memray_manager"), PerTestTracking)
+    manager = request.config.pluginmanager.get_plugin("memray_manager")
+    assert isinstance(manager, PerTestTracking)
 """
-    runner.run_source(source).assert_outcomes(passed=1)
+    runner.run_source(source, "--memray").assert_outcomes(passed=1)
 
 
 def test_blocking_memray_manager_turns_tracking_off(runner: Runner) -> None:

@@ -104,9 +104,10 @@ def rss(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_the_backend_is_listed_in_the_help(rss: pytest.Pytester) -> None:
-    result = rss.runpytest("--help")
-    assert "rss: growth of the resident set size" in " ".join(result.stdout.str().split())
+def test_an_unknown_name_lists_the_backend_with_its_summary(rss: pytest.Pytester) -> None:
+    result = rss.runpytest("--memray", "--memray-backend=nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "rss: growth of the resident set size" in " ".join(result.stderr.str().split())
 
 
 def test_report_limit_and_json_through_a_third_backend(rss: pytest.Pytester) -> None:

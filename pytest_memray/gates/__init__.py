@@ -1,0 +1,17 @@
+"""Gates: judging memory across runs from the plugin's JSON documents.
+
+Plain JSON in, verdicts out: reading and checking documents (:mod:`.documents`, in the
+layout :mod:`.format` defines), the allowance a peak may grow by (:mod:`.allowance`), the
+baseline gate (:mod:`.baseline`), ``compare`` and ``merge``, and their command line
+(:mod:`.cli`, ``python -m pytest_memray``).
+
+May import: the standard library and :mod:`pytest_memray`'s core modules (``sizes``,
+``stack``, ``files``). Never pytest, memray, or any other room of the plugin: the gates run
+where neither pytest nor a backend is installed, and a CI step that compares two documents
+loads nothing else.
+"""
+
+from __future__ import annotations
+
+#: The growth a peak may have over its baseline unless told otherwise.
+DEFAULT_MAX_INCREASE = "10% + 1 MB"

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from pytest_memray.gates import DEFAULT_MAX_INCREASE
 from pytest_memray.sizes import format_size, parse_size
-
-DEFAULT_MAX_INCREASE = "10% + 1 MB"
 
 _PERCENT_PATTERN = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*%$")
 _FORMS = "a percentage such as '10%', a size such as '512 KB', or both as '10% + 64 KB'"

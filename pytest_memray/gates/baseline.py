@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from pytest_memray.gates import DEFAULT_MAX_INCREASE
 from pytest_memray.gates.allowance import (
     DEFAULT_ALLOWANCE,
-    DEFAULT_MAX_INCREASE,
     Allowance,
     parse_allowance,
 )

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_memray.files import write_text
-from pytest_memray.gates.allowance import DEFAULT_MAX_INCREASE, parse_allowance
+from pytest_memray.gates import DEFAULT_MAX_INCREASE
+from pytest_memray.gates.allowance import parse_allowance
 from pytest_memray.gates.compare import compare_documents, render_json, render_markdown, render_text
 from pytest_memray.gates.documents import load_document
 from pytest_memray.gates.format import document_text

@@ -57,21 +57,6 @@ MARKER_SIGNATURES: dict[str, Callable[..., None]] = {
     "limit_leaked_objects": _limit_leaked_objects,
 }
 
-MARKER_HELP = {
-    "limit_memory": (
-        "limit_memory(limit, *, current_thread_only=False): fail the test if the peak memory "
-        "of its call reaches limit, a size such as '24 MB'."
-    ),
-    "limit_leaks": (
-        "limit_leaks(location_limit, *, filter_fn=None, current_thread_only=False): fail the "
-        "test if one call stack leaks at least location_limit during its call."
-    ),
-    "limit_leaked_objects": (
-        "limit_leaked_objects(*, filter_fn=None): fail the test if Python objects created "
-        "during its call are still alive after it."
-    ),
-}
-
 
 class MarkerError(Exception):
     """A memory marker on a test is malformed; the message names the test and the value."""

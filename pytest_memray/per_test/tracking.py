@@ -29,19 +29,20 @@ from pytest_memray.per_test.markers import (
     limit_for,
 )
 from pytest_memray.per_test.window import CallState, InstrumentedCall, instrumented
-from pytest_memray.reporting.collector import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
 from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.wire import (
+    HANDLE_ATTR,
+    LIMIT_ATTR,
+    MEMORY_PROBLEM_ATTR,
+    PEAK_ATTR,
+    PEAK_PROPERTY,
+    RESULTS_ATTR,
+)
 from pytest_memray.settings import Settings
 
 if TYPE_CHECKING:
     from pytest_memray.gates.baseline import Baseline
 
-#: junit-xml writes a report's user properties as <property> elements.
-PEAK_PROPERTY = "memray_peak_bytes"
-#: The peak on the call report, for pytest-html and other readers of reports.
-PEAK_ATTR = "memray_peak_bytes"
-#: Set on a call report that failed a memory limit (travels through xdist like the sections).
-MEMORY_PROBLEM_ATTR = "memray_problem"
 
 _limit_key = pytest.StashKey[Limit | None]()
 _call_key = pytest.StashKey[CallState]()

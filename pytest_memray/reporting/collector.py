@@ -19,11 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_memray.reporting.results import InternTable, MemoryResult
-
-#: Report attributes this plugin sets; plain data, so xdist carries them to the controller.
-RESULTS_ATTR = "memray_results"
-HANDLE_ATTR = "memray_handle"
-LIMIT_ATTR = "memray_limit_bytes"
+from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
 
 #: A test that started but never reported its call (Ctrl-C while it ran).
 INTERRUPTED = "interrupted"

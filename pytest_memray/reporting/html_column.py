@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_memray.per_test.tracking import PEAK_ATTR
+from pytest_memray.reporting.wire import PEAK_ATTR
 from pytest_memray.sizes import format_size
 
 COLUMN = "peakMemory"

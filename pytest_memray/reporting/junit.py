@@ -22,9 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pytest_memray.files import write_file
-
-#: The property's name, as junit-xml writes it for tests measured on their own.
-PEAK_PROPERTY = "memray_peak_bytes"
+from pytest_memray.reporting.wire import PEAK_PROPERTY
 
 #: Characters junit-xml does not write as they are (those XML 1.0 cannot hold, and DEL);
 #: it writes each as ``#xHH`` or ``#xHHHH``.

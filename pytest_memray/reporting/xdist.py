@@ -18,20 +18,20 @@ import pytest
 from pytest_memray.backends.interface import Backend
 from pytest_memray.reporting.collector import ResultCollector
 from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.wire import OUTPUT_KEY, PREFIX_KEY, SCRATCH_KEY
 from pytest_memray.scratch import remove
-
-OUTPUT_KEY = "pytest_memray_results"
-PREFIX_KEY = "memray_bin_prefix"
-SCRATCH_KEY = "memray_scratch_root"
 
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-def worker_scratch(config: pytest.Config) -> Path:
-    """A worker's scratch folder: its own, inside the controller's."""
+def worker_scratch(config: pytest.Config) -> Path | None:
+    """A worker's scratch folder: its own, inside the controller's; None when the controller
+    gave none (it was not active: without --memray, only marked tests are measured)."""
     workerinput: dict[str, Any] = config.workerinput  # type: ignore[attr-defined]
+    if SCRATCH_KEY not in workerinput:
+        return None
     return Path(workerinput[SCRATCH_KEY]) / str(workerinput["workerid"])
 
 

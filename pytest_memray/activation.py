@@ -1,0 +1,226 @@
+"""Putting the plugin's parts together for one session, once they are needed.
+
+:mod:`.plugin` calls :func:`activate` at configure time when the options ask for measuring
+or for an output, and otherwise at the setup of the first test that carries a memory marker;
+a session that needs neither never imports this module, a backend, or memray. Activation
+chooses the backend once, checks the folders the outputs go to, and registers, like pytest's
+junit-xml registers its writer:
+
+* :class:`~.per_test.tracking.PerTestTracking` (as ``memray_manager``) in every process that
+  runs tests (a single process, or each xdist worker);
+* on the process that reports (a single process, or the xdist controller), the
+  :class:`~.reporting.collector.ResultCollector` and the session's
+  :class:`~.reporting.outputs.SessionOutputs`, the baseline gate with ``--memray-baseline``,
+  the pytest-html column where pytest-html is loaded, and the
+  :class:`~.reporting.xdist.ControllerReceiver` where xdist is.
+
+:meth:`Activation.deactivate` unregisters all of it and releases the backend.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_memray.backends.registry import (
+    BackendChoice,
+    BackendContext,
+    BackendUnavailable,
+    backend_names,
+    choose_backend,
+    registered_backends,
+)
+from pytest_memray.files import unwritable_reason
+from pytest_memray.per_test.increase_history import IncreaseHistory
+from pytest_memray.per_test.tracking import PerTestTracking, PytestMemrayWarning
+from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.measure_alone import MeasureAloneMemory, remembered
+from pytest_memray.reporting.outputs import SessionOutputs
+from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.xdist import (
+    ControllerReceiver,
+    is_worker,
+    send_from_worker,
+    worker_scratch,
+)
+from pytest_memray.scratch import new_session_folder, remove, remove_abandoned
+from pytest_memray.settings import PLUGIN_NAME, Settings
+
+
+class Activation:
+    """What one activation registered and holds, so that it can be undone."""
+
+    def __init__(self, config: pytest.Config, choice: BackendChoice, scratch: Path | None):
+        self.config = config
+        self.choice = choice
+        #: The session's scratch folder, removed at the end (None in an xdist worker, whose
+        #: folder is inside the controller's).
+        self.scratch = scratch
+        self.registered: list[Any] = []
+        self.tracking: PerTestTracking | None = None
+
+    def register(self, plugin: Any, name: str) -> None:
+        self.config.pluginmanager.register(plugin, name)
+        self.registered.append(plugin)
+
+    def deactivate(self) -> None:
+        for plugin in reversed(self.registered):
+            if self.config.pluginmanager.is_registered(plugin):
+                self.config.pluginmanager.unregister(plugin)
+        self.registered.clear()
+        self.choice.backend.close()
+        if self.scratch is not None:
+            remove(self.scratch)
+
+
+def _choose(settings: Settings, scratch: Path) -> BackendChoice:
+    entries = registered_backends()
+    names = backend_names(entries)
+    if settings.backend not in names:
+        described = "; ".join(f"{entry.name}: {entry.summary}" for entry in entries.values())
+        raise pytest.UsageError(
+            f"--memray-backend / memray_backend: {settings.backend!r} is not one of "
+            f"{', '.join(names)} (auto: the first of the others that can run here; "
+            f"{described})"
+        )
+    try:
+        return choose_backend(settings.backend, entries, BackendContext(scratch_dir=scratch))
+    except BackendUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _check_folders(settings: Settings) -> None:
+    """Make the capture folder, and check that every output can be written."""
+    if settings.bin_path is not None:
+        shown = str(settings.bin_path)
+        if settings.bin_path.exists() and not settings.bin_path.is_dir():
+            raise pytest.UsageError(f"--memray-bin-path {shown!r} is a file, not a directory")
+        reason = unwritable_reason(settings.bin_path)
+        if reason is not None:
+            raise pytest.UsageError(f"--memray-bin-path {shown!r} is not writable: {reason}")
+    for option, path in (
+        ("--memray-json", settings.json_path),
+        ("--memray-benchmark-json", settings.benchmark_json_path),
+    ):
+        if path is not None:
+            reason = unwritable_reason(path.parent)
+            if reason is not None:
+                raise pytest.UsageError(f"{option} {str(path)!r} cannot be written: {reason}")
+
+
+def activate(config: pytest.Config, settings: Settings) -> Activation:
+    """Choose the backend and register the session's parts (see the module's docstring)."""
+    worker = is_worker(config)
+    # A worker's folder is inside its controller's, when the controller is active too.
+    scratch = worker_scratch(config) if worker else None
+    owns_scratch = scratch is None
+    if scratch is None:
+        scratch = new_session_folder()
+        remove_abandoned(scratch.parent)
+    choice = _choose(settings, scratch)
+    _check_folders(settings)
+    active = Activation(config, choice, scratch if owns_scratch else None)
+    _warn_about_options(config, settings, choice)
+    gate = _baseline_gate(settings, choice)
+    # Only --memray batches calls: without it every measured call is measured at once.
+    cache = getattr(config, "cache", None) if settings.enabled else None
+    measure_alone = remembered(cache, choice.backend.name)
+
+    collector: ResultCollector | None = None
+    if not worker:
+        collector = ResultCollector(choice.backend.name)
+        active.register(collector, f"{PLUGIN_NAME}_results")
+        active.register(
+            SessionOutputs(settings, choice, collector, gate, _junit_file(config)),
+            f"{PLUGIN_NAME}_outputs",
+        )
+        if cache is not None:
+            active.register(
+                MeasureAloneMemory(cache, choice.backend.name, collector, measure_alone),
+                f"{PLUGIN_NAME}_measure_alone",
+            )
+        if config.pluginmanager.hasplugin("html"):
+            from pytest_memray.reporting import html_column
+
+            if html_column.register_if_available(config):
+                active.registered.append(config.pluginmanager.get_plugin(html_column.PLUGIN_NAME))
+        if config.pluginmanager.hasplugin("xdist"):
+            receiver = ControllerReceiver(choice.backend, collector, settings.bin_prefix, scratch)
+            active.register(receiver, f"{PLUGIN_NAME}_xdist")
+
+    def deliver(results: list[MemoryResult]) -> None:
+        if collector is not None:
+            collector.add(results)
+        else:
+            send_from_worker(config, results)
+
+    active.tracking = PerTestTracking(
+        settings,
+        choice.backend,
+        results_at_once=gate is not None or bool(getattr(config.option, "htmlpath", None)),
+        history=_increase_history(config, settings),
+        gate=gate,
+        deliver=deliver,
+        collected_elsewhere=worker,
+        measure_alone=measure_alone,
+    )
+    active.register(active.tracking, PLUGIN_NAME)
+    return active
+
+
+def _baseline_gate(settings: Settings, choice: BackendChoice) -> Any:
+    """The baseline gate, or None without --memray-baseline (imported only when asked for)."""
+    if settings.baseline is None and settings.max_increase is None:
+        return None
+    from pytest_memray.gates.baseline import baseline_from_options
+
+    try:
+        return baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _junit_file(config: pytest.Config) -> tuple[Path, str | None] | None:
+    """The file junit-xml writes and its ``--junitprefix``, or None without ``--junitxml``."""
+    xmlpath = getattr(config.option, "xmlpath", None)
+    if not xmlpath or not config.pluginmanager.hasplugin("junitxml"):
+        return None
+    path = Path(os.path.expandvars(xmlpath)).expanduser().absolute()
+    return path, getattr(config.option, "junitprefix", None)
+
+
+def _increase_history(config: pytest.Config, settings: Settings) -> IncreaseHistory | None:
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        if settings.fail_on_increase:
+            _config_warning(
+                config,
+                "--fail-on-increase: the cache plugin is disabled (-p no:cacheprovider), so no "
+                "peak is recorded or compared; limit_memory tests meet their limits only",
+            )
+        return None
+    return IncreaseHistory(cache, settings.fail_on_increase)
+
+
+def _warn_about_options(config: pytest.Config, settings: Settings, choice: BackendChoice) -> None:
+    backend = choice.backend
+    caps = backend.capabilities
+    if settings.native and not caps.native_frames:
+        _config_warning(
+            config,
+            f"--native: the {backend.name} backend cannot record native frames; "
+            "stacks show Python frames only",
+        )
+    if settings.trace_python_allocators and not caps.python_allocator_tracing:
+        _config_warning(
+            config,
+            f"--trace-python-allocators: the {backend.name} backend already sees every "
+            "allocation made through Python's allocators; the option changes nothing",
+        )
+
+
+def _config_warning(config: pytest.Config, message: str) -> None:
+    config.issue_config_time_warning(PytestMemrayWarning(message), stacklevel=2)

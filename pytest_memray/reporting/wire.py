@@ -1,0 +1,30 @@
+"""The names under which the plugin's data travels between processes.
+
+Results and verdicts travel on the test reports themselves, which xdist carries from a worker
+to the controller, and through xdist's ``workerinput`` and ``workeroutput``. Every attribute
+and key the plugin uses for that is named here, once; the plain-dict form of a result is
+:meth:`~pytest_memray.reporting.results.MemoryResult.to_dict`.
+
+Constants only: the plugin's always-loaded wiring reads :data:`MEMORY_PROBLEM_ATTR`.
+"""
+
+from __future__ import annotations
+
+#: A call report's results that became ready (plain dicts from a worker).
+RESULTS_ATTR = "memray_results"
+#: A call report whose test was tracked: the backend's handle of its tracking.
+HANDLE_ATTR = "memray_handle"
+#: The limit a marker set on a tracked test, in bytes.
+LIMIT_ATTR = "memray_limit_bytes"
+#: The peak of a measured call, for pytest-html and other readers of reports.
+PEAK_ATTR = "memray_peak_bytes"
+#: Set on a call report that failed a memory limit; its value is the failure's section.
+MEMORY_PROBLEM_ATTR = "memray_problem"
+#: junit-xml's ``<property>`` holding a measured test's peak.
+PEAK_PROPERTY = "memray_peak_bytes"
+
+#: ``workeroutput`` key: a worker's results that became ready at its session's end.
+OUTPUT_KEY = "pytest_memray_results"
+#: ``workerinput`` keys: the capture file prefix and the scratch folder the controller gives.
+PREFIX_KEY = "memray_bin_prefix"
+SCRATCH_KEY = "memray_scratch_root"
