@@ -34,6 +34,8 @@ from pytest_memray.backends.registry import (
     registered_backends,
 )
 from pytest_memray.files import unwritable_reason
+from pytest_memray.gates.baseline import Baseline, baseline_from_options
+from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.tracking import PerTestTracking, PytestMemrayWarning
 from pytest_memray.reporting.collector import ResultCollector
@@ -134,7 +136,7 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
         collector = ResultCollector(choice.backend.name)
         active.register(collector, f"{PLUGIN_NAME}_results")
         active.register(
-            SessionOutputs(settings, choice, collector, gate, _junit_file(config)),
+            SessionOutputs(settings, choice, collector, _junit_file(config)),
             f"{PLUGIN_NAME}_outputs",
         )
         if cache is not None:
@@ -162,21 +164,20 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
         choice.backend,
         results_at_once=gate is not None or bool(getattr(config.option, "htmlpath", None)),
         history=_increase_history(config, settings),
-        gate=gate,
         deliver=deliver,
         collected_elsewhere=worker,
         measure_alone=measure_alone,
     )
     active.register(active.tracking, PLUGIN_NAME)
+    if gate is not None:
+        active.register(BaselineGate(gate, collector), f"{PLUGIN_NAME}_baseline")
     return active
 
 
-def _baseline_gate(settings: Settings, choice: BackendChoice) -> Any:
+def _baseline_gate(settings: Settings, choice: BackendChoice) -> Baseline | None:
     """The baseline gate, or None without --memray-baseline (imported only when asked for)."""
     if settings.baseline is None and settings.max_increase is None:
         return None
-    from pytest_memray.gates.baseline import baseline_from_options
-
     try:
         return baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)
     except ValueError as exc:

@@ -26,7 +26,7 @@ import os
 from typing import Any
 
 from pytest_memray.per_test.capture_files import MAX_NAME_BYTES, capture_file_name
-from pytest_memray.per_test.markers import MEMORY_SECTION, Failure
+from pytest_memray.per_test.failures import MEMORY_SECTION, Failure
 from pytest_memray.sizes import format_size
 
 KEY_PREFIX = "memray/"

@@ -12,37 +12,26 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_memray.backends.interface import Backend, Outcome, TrackingRequest
 from pytest_memray.per_test.capture_files import capture_file_name
-from pytest_memray.per_test.markers import (
-    MEMORY_SECTION,
-    Failure,
-    IncreaseHistory,
-    Judging,
-    Limit,
-    MarkerError,
-    MemoryLimit,
-    limit_for,
-)
+from pytest_memray.per_test.failures import Failure, mark_failed
+from pytest_memray.per_test.increase_history import IncreaseHistory
+from pytest_memray.per_test.limits import Judging, Limit, MemoryLimit
+from pytest_memray.per_test.markers import MarkerError, limit_for
 from pytest_memray.per_test.window import CallState, InstrumentedCall, instrumented
 from pytest_memray.reporting.results import MemoryResult
 from pytest_memray.reporting.wire import (
     HANDLE_ATTR,
     LIMIT_ATTR,
-    MEMORY_PROBLEM_ATTR,
+    NOT_MEASURED_ATTR,
     PEAK_ATTR,
     PEAK_PROPERTY,
     RESULTS_ATTR,
 )
 from pytest_memray.settings import Settings
-
-if TYPE_CHECKING:
-    from pytest_memray.gates.baseline import Baseline
-
 
 _limit_key = pytest.StashKey[Limit | None]()
 _call_key = pytest.StashKey[CallState]()
@@ -63,7 +52,6 @@ class PerTestTracking:
         results_at_once: bool,
         history: IncreaseHistory | None,
         deliver: Callable[[list[MemoryResult]], None],
-        gate: Baseline | None = None,
         collected_elsewhere: bool = False,
         measure_alone: frozenset[str] = frozenset(),
     ) -> None:
@@ -71,8 +59,6 @@ class PerTestTracking:
         self.backend = backend
         self._results_at_once = results_at_once
         self._history = history
-        #: The baseline every measured test is judged against (--memray-baseline).
-        self._gate = gate
         self._deliver = deliver
         #: Another process (the xdist controller) collects the results.
         self._collected_elsewhere = collected_elsewhere
@@ -155,10 +141,8 @@ class PerTestTracking:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         limit = item.stash.get(_limit_key, None)
-        measure = (
-            self.settings.enabled
-            or self._gate is not None
-            or (limit is not None and limit.needs_measurement)
+        measure = self.settings.measures_every_test or (
+            limit is not None and limit.needs_measurement
         )
         census = limit is not None and limit.needs_census
         if not measure and not census:
@@ -201,7 +185,7 @@ class PerTestTracking:
         try:
             self._give_verdict(item, report, state)
         except Exception as exc:  # never let a bug here end the session
-            _fail(
+            mark_failed(
                 report,
                 Failure(
                     summary=f"pytest-memray could not check this test: {type(exc).__name__}: {exc}",
@@ -227,10 +211,8 @@ class PerTestTracking:
                 history=self._history,
             )
             failure = limit.check(outcome, judging)
-        if report.passed and failure is None and self._gate is not None:
-            failure = self._against_baseline(item.nodeid, outcome)
         if report.passed and failure is not None:
-            _fail(report, failure)
+            mark_failed(report, failure)
         peak = getattr(outcome, "peak_bytes", None)
         if peak is not None:
             setattr(report, PEAK_ATTR, peak)
@@ -242,25 +224,8 @@ class PerTestTracking:
             report.sections.append(("memray note", note))
         reason = getattr(outcome, "reason", None)
         if reason is not None:
+            setattr(report, NOT_MEASURED_ATTR, reason)
             report.sections.append(("memray note", f"not measured: {reason}"))
-
-    def _against_baseline(self, nodeid: str, outcome: Outcome | None) -> Failure | None:
-        assert self._gate is not None
-        if self._gate.peak_of(nodeid) is None:
-            return None  # a new test, or no reference peak: listed at the end
-        peak = getattr(outcome, "peak_bytes", None)
-        if peak is None:
-            reason = getattr(outcome, "reason", "no result came back")
-            return Failure(
-                summary=(
-                    f"Test has a baseline peak in {self._gate.path}, but its memory could not "
-                    f"be measured: {reason}"
-                ),
-                section=MEMORY_SECTION,
-                details="",
-            )
-        grown = self._gate.check(nodeid, peak)
-        return None if grown is None else Failure(grown.summary, grown.section, grown.details)
 
     def _send(self, report: pytest.TestReport) -> None:
         if self._outbox:
@@ -286,13 +251,3 @@ class PerTestTracking:
         self._take(self.backend.take_results())
         outbox, self._outbox = self._outbox, []
         self._deliver(outbox)
-
-
-def _fail(report: pytest.TestReport, failure: Failure) -> None:
-    report.outcome = "failed"
-    report.longrepr = failure.summary
-    if failure.details:
-        report.sections.append((failure.section, failure.details))
-        # The letter M goes with a section, as published: a limit_memory failure below
-        # verbosity 0 has none and shows F. A plain attribute travels through xdist.
-        setattr(report, MEMORY_PROBLEM_ATTR, failure.section)

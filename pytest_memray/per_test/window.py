@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from pytest_memray.backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
+from pytest_memray.per_test.failures import Failure
 from pytest_memray.per_test.leaked_objects import ObjectCensus
-from pytest_memray.per_test.markers import Failure, Limit
+from pytest_memray.per_test.limits import Limit
 
 try:  # pytest's unittest item calls item.obj as the test method when it runs synchronously
     from _pytest.unittest import TestCaseFunction

@@ -62,6 +62,7 @@ class ResultCollector:
         self._lost: dict[str, str] = {}
         self.interrupted = False
         self._before_final: list[Callable[[], None]] = []
+        self._final: list[tuple[MemoryResult, str]] | None = None
 
     # -- as the session goes ---------------------------------------------------------------
 
@@ -119,7 +120,13 @@ class ResultCollector:
         self._before_final.append(finisher)
 
     def final(self) -> list[tuple[MemoryResult, str]]:
-        """Every tracked test's result with its outcome; missing figures marked, not dropped."""
+        """Every tracked test's result with its outcome; missing figures marked, not dropped.
+
+        Worked out once, when the session's results are all in (after xdist took its workers
+        down); every output at the end reads the same list.
+        """
+        if self._final is not None:
+            return self._final
         for finisher in self._before_final:
             finisher()
         self._before_final.clear()
@@ -133,7 +140,8 @@ class ResultCollector:
                 )
             self.results[nodeid] = MemoryResult.unmeasured(nodeid, reason, limit_bytes)
         self._pending.clear()
-        return [
+        self._final = [
             (result, self.outcomes.get(nodeid, INTERRUPTED))
             for nodeid, result in self.results.items()
         ]
+        return self._final

@@ -11,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -24,9 +24,6 @@ from pytest_memray.reporting.junit import add_peaks
 from pytest_memray.reporting.terminal import render_entry, render_not_measured, select
 from pytest_memray.settings import Settings
 
-if TYPE_CHECKING:
-    from pytest_memray.gates.baseline import Baseline
-
 
 class SessionOutputs:
     """The header line, the terminal report and the JSON documents of a session."""
@@ -36,7 +33,6 @@ class SessionOutputs:
         settings: Settings,
         choice: BackendChoice,
         collector: ResultCollector,
-        gate: Baseline | None = None,
         junit: tuple[Path, str | None] | None = None,
     ) -> None:
         self.settings = settings
@@ -44,7 +40,6 @@ class SessionOutputs:
         self.junit = junit
         self.choice = choice
         self.collector = collector
-        self.gate = gate
         self._final: list[Any] = []
 
     def pytest_report_header(self) -> list[str]:
@@ -100,8 +95,6 @@ class SessionOutputs:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.gate is not None:
-            self._gate_listing(terminalreporter)
         if not self.settings.enabled or self.settings.hide_summary:
             return
         shown = [result for result, outcome in self._final if outcome not in ("failed", "error")]
@@ -119,18 +112,3 @@ class SessionOutputs:
                 f"Created {written} binary dumps at {self.settings.bin_path} with prefix "
                 f"{self.settings.bin_prefix} (open them with {caps.capture_reader})"
             )
-
-    def _gate_listing(self, terminalreporter: Any) -> None:
-        assert self.gate is not None
-        peaks = {result.nodeid: result.peak_bytes for result, _ in self._final}
-        reasons = {
-            result.nodeid: result.not_measured
-            for result, _ in self._final
-            if result.not_measured is not None
-        }
-        lines = self.gate.listing(peaks, reasons).lines()
-        terminalreporter.write_sep(
-            "=", f"memray baseline {self.gate.path} (allowed increase {self.gate.allowance})"
-        )
-        for line in lines or ["Every test ran against a baseline peak."]:
-            terminalreporter.write_line(line)

@@ -18,6 +18,8 @@ HANDLE_ATTR = "memray_handle"
 LIMIT_ATTR = "memray_limit_bytes"
 #: The peak of a measured call, for pytest-html and other readers of reports.
 PEAK_ATTR = "memray_peak_bytes"
+#: Why a tracked call has no figures, on its call report.
+NOT_MEASURED_ATTR = "memray_not_measured"
 #: Set on a call report that failed a memory limit; its value is the failure's section.
 MEMORY_PROBLEM_ATTR = "memray_problem"
 #: junit-xml's ``<property>`` holding a measured test's peak.
