@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Runner, assert_current_thread_only, report_blocks, requires_threads
+from ..helpers import Runner, assert_current_thread_only, report_blocks, requires_threads
 
 OVER_AND_UNDER = """
 import pytest

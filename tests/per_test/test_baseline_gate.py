@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Runner, register_backend, requires_xdist
+from ..helpers import Runner, register_backend, requires_xdist
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 MIB = 1024 * 1024
 
 SUITE = """

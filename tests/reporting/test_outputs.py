@@ -11,7 +11,7 @@ import pytest
 
 from pytest_memray.gates.format import SCHEMA_FILE
 
-from .helpers import Runner, requires_xdist
+from ..helpers import Runner, requires_xdist
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -10,7 +10,7 @@ from pytest_memray.backends.interface import Measurement, TrackingRequest
 from pytest_memray.reporting.measure_alone import CACHE_KEY, remembered, updated
 from pytest_memray.reporting.results import MemoryResult
 
-from .helpers import (
+from ...helpers import (
     MEMRAY_MISSING,
     counting_backend,
     report_blocks,

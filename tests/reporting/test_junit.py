@@ -9,7 +9,7 @@ import pytest
 
 from pytest_memray.reporting.junit import add_peaks, junit_names
 
-from .helpers import Runner, requires_memray, requires_xdist
+from ..helpers import Runner, requires_memray, requires_xdist
 
 
 @pytest.mark.parametrize(

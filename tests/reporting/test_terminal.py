@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .helpers import Runner, report_blocks, requires_memray
+from ..helpers import Runner, report_blocks, requires_memray
 
 MEMRAY_PLATFORM = sys.platform.startswith(("linux", "darwin"))
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .helpers import register_backend
+from ..helpers import register_backend
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the sample backend reads /proc/self/statm"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Runner, assert_current_thread_only, requires_threads, requires_xdist
+from ..helpers import Runner, assert_current_thread_only, requires_threads, requires_xdist
 
 WITH_AND_WITHOUT = pytest.mark.parametrize("flags", [(), ("--memray",)], ids=["plain", "memray"])
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .helpers import Runner, requires_memray, requires_threads, requires_xdist
+from ..helpers import Runner, requires_memray, requires_threads, requires_xdist
 
 #: The object census compares ids when objects are frozen already; a conftest that freezes
 #: the objects of the process at import puts the census in that mode.

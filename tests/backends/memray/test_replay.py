@@ -17,7 +17,7 @@ import pytest
 
 from pytest_memray.backends.interface import Measurement, TrackingRequest
 
-from .helpers import report_blocks, requires_memray, tracked
+from ...helpers import report_blocks, requires_memray, tracked
 
 pytestmark = requires_memray
 

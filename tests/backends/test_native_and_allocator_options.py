@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import Runner, report_blocks, requires_memray
+from ..helpers import Runner, report_blocks, requires_memray
 
 OVER = """
 import pytest

@@ -12,8 +12,8 @@ import pytest
 from pytest_memray.gates.cli import main
 from pytest_memray.gates.format import SCHEMA_FILE
 
-from .gate_documents import Peak, document, write
-from .helpers import requires_subprocess
+from ..helpers import requires_subprocess
+from .documents import Peak, document, write
 
 MB = 1024**2
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .helpers import register_backend, report_blocks, requires_memray, requires_xdist
+from ...helpers import register_backend, report_blocks, requires_memray, requires_xdist
 
 pytestmark = requires_memray
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import requires_xdist
+from ..helpers import requires_xdist
 
 requires_pytest_html = pytest.mark.skipif(
     importlib.util.find_spec("pytest_html") is None, reason="needs pytest-html"

@@ -24,7 +24,7 @@ from pytest_memray.backends.tracemalloc.backend import (
     TrackingStats,
 )
 
-from .helpers import report_blocks, requires_subprocess, requires_threads
+from ...helpers import report_blocks, requires_subprocess, requires_threads
 
 SPIKE = """
 def spike():

@@ -9,7 +9,7 @@ import pytest
 from pytest_memray.gates.allowance import parse_allowance
 from pytest_memray.gates.baseline import BaselineError, baseline_from_options, load_baseline
 
-from .gate_documents import Peak, document, write
+from .documents import Peak, document, write
 
 MB = 1024**2
 
