@@ -20,14 +20,15 @@ junit-xml registers its writer:
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_memray.backends.interface import BackendContext
 from pytest_memray.backends.registry import (
     BackendChoice,
-    BackendContext,
     BackendUnavailable,
     backend_names,
     choose_backend,
@@ -39,28 +40,23 @@ from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.tracking import PerTestTracking, PytestMemrayWarning
 from pytest_memray.reporting.collector import ResultCollector
-from pytest_memray.reporting.measure_alone import MeasureAloneMemory, remembered
 from pytest_memray.reporting.outputs import SessionOutputs
 from pytest_memray.reporting.results import MemoryResult
 from pytest_memray.reporting.xdist import (
     ControllerReceiver,
     is_worker,
     send_from_worker,
-    worker_scratch,
+    session_of_worker,
 )
-from pytest_memray.scratch import new_session_folder, remove, remove_abandoned
 from pytest_memray.settings import PLUGIN_NAME, Settings
 
 
 class Activation:
     """What one activation registered and holds, so that it can be undone."""
 
-    def __init__(self, config: pytest.Config, choice: BackendChoice, scratch: Path | None):
+    def __init__(self, config: pytest.Config, choice: BackendChoice) -> None:
         self.config = config
         self.choice = choice
-        #: The session's scratch folder, removed at the end (None in an xdist worker, whose
-        #: folder is inside the controller's).
-        self.scratch = scratch
         self.registered: list[Any] = []
         self.tracking: PerTestTracking | None = None
 
@@ -74,11 +70,9 @@ class Activation:
                 self.config.pluginmanager.unregister(plugin)
         self.registered.clear()
         self.choice.backend.close()
-        if self.scratch is not None:
-            remove(self.scratch)
 
 
-def _choose(settings: Settings, scratch: Path) -> BackendChoice:
+def _choose(settings: Settings, context: BackendContext) -> BackendChoice:
     entries = registered_backends()
     names = backend_names(entries)
     if settings.backend not in names:
@@ -89,7 +83,7 @@ def _choose(settings: Settings, scratch: Path) -> BackendChoice:
             f"{described})"
         )
     try:
-        return choose_backend(settings.backend, entries, BackendContext(scratch_dir=scratch))
+        return choose_backend(settings.backend, entries, context)
     except BackendUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -116,20 +110,12 @@ def _check_folders(settings: Settings) -> None:
 def activate(config: pytest.Config, settings: Settings) -> Activation:
     """Choose the backend and register the session's parts (see the module's docstring)."""
     worker = is_worker(config)
-    # A worker's folder is inside its controller's, when the controller is active too.
-    scratch = worker_scratch(config) if worker else None
-    owns_scratch = scratch is None
-    if scratch is None:
-        scratch = new_session_folder()
-        remove_abandoned(scratch.parent)
-    choice = _choose(settings, scratch)
+    context = _context(config, worker)
+    choice = _choose(settings, context)
     _check_folders(settings)
-    active = Activation(config, choice, scratch if owns_scratch else None)
+    active = Activation(config, choice)
     _warn_about_options(config, settings, choice)
     gate = _baseline_gate(settings, choice)
-    # Only --memray batches calls: without it every measured call is measured at once.
-    cache = getattr(config, "cache", None) if settings.enabled else None
-    measure_alone = remembered(cache, choice.backend.name)
 
     collector: ResultCollector | None = None
     if not worker:
@@ -139,18 +125,15 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
             SessionOutputs(settings, choice, collector, _junit_file(config)),
             f"{PLUGIN_NAME}_outputs",
         )
-        if cache is not None:
-            active.register(
-                MeasureAloneMemory(cache, choice.backend.name, collector, measure_alone),
-                f"{PLUGIN_NAME}_measure_alone",
-            )
         if config.pluginmanager.hasplugin("html"):
             from pytest_memray.reporting import html_column
 
             if html_column.register_if_available(config):
                 active.registered.append(config.pluginmanager.get_plugin(html_column.PLUGIN_NAME))
         if config.pluginmanager.hasplugin("xdist"):
-            receiver = ControllerReceiver(choice.backend, collector, settings.bin_prefix, scratch)
+            receiver = ControllerReceiver(
+                choice.backend, collector, settings.bin_prefix, context.session_id
+            )
             active.register(receiver, f"{PLUGIN_NAME}_xdist")
 
     def deliver(results: list[MemoryResult]) -> None:
@@ -166,12 +149,21 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
         history=_increase_history(config, settings),
         deliver=deliver,
         collected_elsewhere=worker,
-        measure_alone=measure_alone,
     )
     active.register(active.tracking, PLUGIN_NAME)
     if gate is not None:
         active.register(BaselineGate(gate, collector), f"{PLUGIN_NAME}_baseline")
     return active
+
+
+def _context(config: pytest.Config, worker: bool) -> BackendContext:
+    """The session as the backend sees it: an xdist worker belongs to its controller's session
+    when the controller is active too; any other process starts a session of its own."""
+    found = session_of_worker(config) if worker else None
+    session_id, process_id = found or (f"{os.getpid()}-{uuid.uuid4().hex[:8]}", "main")
+    cache = getattr(config, "cache", None)
+    cache_dir = None if cache is None else Path(cache.mkdir("pytest-memray"))
+    return BackendContext(session_id, process_id, cache_dir)
 
 
 def _baseline_gate(settings: Settings, choice: BackendChoice) -> Baseline | None:

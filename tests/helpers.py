@@ -153,8 +153,11 @@ class Counting(Backend):
     def take_results(self):
         return self.inner.take_results()
 
-    def finish(self):
-        self.inner.finish()
+    def finish(self, **kwargs):
+        self.inner.finish(**kwargs)
+
+    def recover(self, process_id):
+        return self.inner.recover(process_id)
 
     def close(self):
         self.inner.close()

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 from packaging.version import InvalidVersion, Version
 
-from pytest_memray.backends.interface import Backend
-from pytest_memray.backends.registry import BackendContext, BackendEntry
+from pytest_memray.backends.interface import Backend, BackendContext, BackendEntry
 
 MINIMUM_MEMRAY = Version("1.12")
 MEMRAY_PLATFORMS = ("linux", "darwin")
@@ -50,7 +49,7 @@ def memray_unavailable_reason(
 def _build_memray(context: BackendContext) -> Backend:
     from pytest_memray.backends.memray.backend import MemrayBackend
 
-    return MemrayBackend(context.scratch_dir)
+    return MemrayBackend(context)
 
 
 def _build_tracemalloc(context: BackendContext) -> Backend:

@@ -80,6 +80,9 @@ class TrackingRequest:
     #: or an output reads it as the test is reported). When False, a backend may hand it over
     #: later, which lets it record many calls in one go.
     needed_at_once: bool = True
+    #: The test's node id: the same in every run, so a backend may remember things about the
+    #: test from one run to the next (see :attr:`BackendContext.cache_dir`).
+    test_id: str = ""
 
 
 class AllocationSite(NamedTuple):
@@ -93,23 +96,6 @@ class AllocationSite(NamedTuple):
     stack: tuple[StackFrame, ...]
     #: Backend's id of the allocating thread, or None where the backend does not know threads.
     thread_id: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "allocations": self.allocations,
-            "thread_id": self.thread_id,
-            "stack": [list(frame) for frame in self.stack],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AllocationSite:
-        return cls(
-            size=int(data["size"]),
-            allocations=int(data["allocations"]),
-            thread_id=data["thread_id"],
-            stack=tuple(StackFrame(str(f), str(n), int(line)) for f, n, line in data["stack"]),
-        )
 
 
 def rank_sites(
@@ -156,41 +142,6 @@ class Measurement:
     capture_file: str | None = None
     #: Things the user should know about this measurement (it is partial, and why).
     notes: list[str] = field(default_factory=list)
-    #: The backend's advice for the next run: True when measuring this call at once (a
-    #: request ``needed_at_once``) would cost less than the way it was measured (a batch
-    #: replay of millions of records, say), False when not, None where it cannot tell.
-    #: The figures are the same either way. The plugin remembers the advice in pytest's cache.
-    measure_alone: bool | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "peak_bytes": self.peak_bytes,
-            "allocation_count": self.allocation_count,
-            "peak_sites": [site.to_dict() for site in self.peak_sites],
-            "leaked_sites": (
-                None
-                if self.leaked_sites is None
-                else [site.to_dict() for site in self.leaked_sites]
-            ),
-            "test_thread_id": self.test_thread_id,
-            "capture_file": self.capture_file,
-            "notes": list(self.notes),
-            "measure_alone": self.measure_alone,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Measurement:
-        leaked = data.get("leaked_sites")
-        return cls(
-            peak_bytes=int(data["peak_bytes"]),
-            allocation_count=data["allocation_count"],
-            peak_sites=[AllocationSite.from_dict(site) for site in data["peak_sites"]],
-            leaked_sites=None if leaked is None else [AllocationSite.from_dict(s) for s in leaked],
-            test_thread_id=data.get("test_thread_id"),
-            capture_file=data.get("capture_file"),
-            notes=list(data.get("notes", [])),
-            measure_alone=data.get("measure_alone"),
-        )
 
 
 @dataclass(frozen=True)
@@ -262,21 +213,48 @@ class Backend(abc.ABC):
         ready, self._ready = self._ready, []
         return ready
 
-    def finish(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
-        """The session ends: make every stopped tracking's outcome ready."""
+    def finish(self, *, interrupted: bool = False) -> None:  # noqa: B027 - optional hook
+        """The session ends: make every stopped tracking's outcome ready.
 
-    def suspend(self) -> None:
-        """The session was interrupted in a process whose outcomes another process collects
-        (an xdist worker): stop recording but leave on disk what :meth:`recover` reads,
-        rather than working it out here while the session is being torn down. Backends
-        that keep nothing on disk finish as usual."""
-        self.finish()
-
-    def recover(self, folder: Path) -> list[tuple[int, Outcome]]:
-        """Outcomes left in ``folder`` by a process of this backend that died before handing
-        them over (a crashed xdist worker). Backends that keep nothing on disk recover nothing.
+        ``interrupted`` (Ctrl-C in a process whose outcomes another process collects, an
+        xdist worker) asks to be quick: a backend may then stop recording and leave on disk
+        what :meth:`recover` reads in the collecting process, instead of working it out while
+        the session is torn down.
         """
+
+    def recover(self, process_id: str) -> list[tuple[int, Outcome]]:
+        """Outcomes that the process ``process_id`` of this session (an xdist worker that
+        died, or was interrupted) left behind without handing them over. Backends that keep
+        nothing on disk recover nothing."""
         return []
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release what the backend holds for the session."""
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What the plugin tells a backend it builds about the session."""
+
+    #: The same for the whole session: the process that reports and its xdist workers.
+    session_id: str
+    #: This process within the session: ``"main"``, or an xdist worker's id (``"gw0"``).
+    process_id: str
+    #: A folder the backends may keep things in from one run to the next (inside pytest's
+    #: cache folder; each in a sub-folder named after itself, made when it is needed), or
+    #: None without pytest's cache plugin.
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """A backend as registered: enough to list it, rank it, check it and build it."""
+
+    name: str
+    #: One line for messages and the docs.
+    summary: str
+    #: ``auto`` takes the highest-ranked backend that can run.
+    rank: int
+    #: Why the backend cannot run in this process, or None when it can. Must not raise.
+    unavailable_reason: Callable[[], str | None]
+    build: Callable[[BackendContext], Backend]

@@ -13,37 +13,26 @@ could not; a backend asked for by name that cannot run is an error that says why
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from pytest_memray.backends.interface import Backend
+from pytest_memray.backends.builtin import BUILTIN_ENTRIES
+from pytest_memray.backends.interface import Backend, BackendContext, BackendEntry
+
+__all__ = [
+    "AUTO",
+    "ENTRY_POINT_GROUP",
+    "BackendChoice",
+    "BackendContext",
+    "BackendEntry",
+    "BackendUnavailable",
+    "backend_names",
+    "choose_backend",
+    "registered_backends",
+]
 
 ENTRY_POINT_GROUP = "pytest_memray.backends"
 AUTO = "auto"
-
-
-@dataclass(frozen=True)
-class BackendContext:
-    """What the plugin gives a backend it builds."""
-
-    #: A folder for this process's files (created by the backend if it needs one; removed by
-    #: the plugin at the end of the session, and by the next session if this one is killed).
-    scratch_dir: Path
-
-
-@dataclass(frozen=True)
-class BackendEntry:
-    """A backend as registered: enough to list it, rank it, check it and build it."""
-
-    name: str
-    #: One line for ``--help`` and the docs.
-    summary: str
-    #: ``auto`` takes the highest-ranked backend that can run.
-    rank: int
-    #: Why the backend cannot run in this process, or None when it can. Must not raise.
-    unavailable_reason: Callable[[], str | None]
-    build: Callable[[BackendContext], Backend]
 
 
 class BackendUnavailable(Exception):
@@ -85,8 +74,6 @@ def _entry_point_entries() -> Iterable[BackendEntry]:
 
 def registered_backends() -> dict[str, BackendEntry]:
     """Every backend that can be asked for by name, highest rank first."""
-    from pytest_memray.backends.builtin import BUILTIN_ENTRIES
-
     entries = {entry.name: entry for entry in BUILTIN_ENTRIES}
     for entry in _entry_point_entries():
         known = entries.get(entry.name)

@@ -53,7 +53,6 @@ class PerTestTracking:
         history: IncreaseHistory | None,
         deliver: Callable[[list[MemoryResult]], None],
         collected_elsewhere: bool = False,
-        measure_alone: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -62,8 +61,6 @@ class PerTestTracking:
         self._deliver = deliver
         #: Another process (the xdist controller) collects the results.
         self._collected_elsewhere = collected_elsewhere
-        #: Tests the backend advised measuring at once, in an earlier run (:mod:`.measure_alone`).
-        self._measure_alone = measure_alone
         #: Trackings whose outcome has not come back yet: handle -> (nodeid, limit, state).
         self._waiting: dict[int, tuple[str, int | None, CallState]] = {}
         #: Results not yet sent on a report.
@@ -126,15 +123,14 @@ class PerTestTracking:
             # One frame more than a failure shows, so that it can tell a stack was cut ("...").
             depth = (settings.stacks if limit is None else limit.stack_depth(settings.stacks)) + 1
         return TrackingRequest(
+            test_id=item.nodeid,
             stack_depth=depth,
             show_native_frames=caps.native_frames and settings.native,
             trace_python_allocators=caps.python_allocator_tracing
             and settings.trace_python_allocators,
             want_leaks=limit is not None and limit.needs_leaks,
             capture_file=capture,
-            needed_at_once=self._results_at_once
-            or (limit is not None and limit.needs_measurement)
-            or item.nodeid in self._measure_alone,
+            needed_at_once=self._results_at_once or (limit is not None and limit.needs_measurement),
         )
 
     # trylast: the innermost wrapper, so that other plugins' wrappers are outside the window.
@@ -243,11 +239,11 @@ class PerTestTracking:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self._collected_elsewhere and exitstatus == pytest.ExitCode.INTERRUPTED:
-            # The controller is going down too: it recovers what the backend leaves on disk.
-            self.backend.suspend()
-        else:
-            self.backend.finish()
+        # An interrupted worker's controller is going down too: it recovers what the backend
+        # leaves behind, rather than this process working it out while it is torn down.
+        self.backend.finish(
+            interrupted=self._collected_elsewhere and exitstatus == pytest.ExitCode.INTERRUPTED
+        )
         self._take(self.backend.take_results())
         outbox, self._outbox = self._outbox, []
         self._deliver(outbox)

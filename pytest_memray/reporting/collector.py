@@ -13,7 +13,7 @@ figures never arrive is listed as not measured, with the reason, instead of drop
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -61,7 +61,6 @@ class ResultCollector:
         #: Why a worker's pending results are gone, by worker id.
         self._lost: dict[str, str] = {}
         self.interrupted = False
-        self._before_final: list[Callable[[], None]] = []
         self._final: list[tuple[MemoryResult, str]] | None = None
 
     # -- as the session goes ---------------------------------------------------------------
@@ -115,10 +114,6 @@ class ResultCollector:
 
     # -- at the end --------------------------------------------------------------------------
 
-    def before_final(self, finisher: Callable[[], None]) -> None:
-        """Run ``finisher`` (it may add results) before the final list is made."""
-        self._before_final.append(finisher)
-
     def final(self) -> list[tuple[MemoryResult, str]]:
         """Every tracked test's result with its outcome; missing figures marked, not dropped.
 
@@ -127,9 +122,6 @@ class ResultCollector:
         """
         if self._final is not None:
             return self._final
-        for finisher in self._before_final:
-            finisher()
-        self._before_final.clear()
         for nodeid, (worker, _, limit_bytes) in self._pending.items():
             reason = self._lost.get(worker)
             if reason is None:

@@ -34,9 +34,6 @@ class MemoryResult:
     #: Why the figures are missing; None when they were measured.
     not_measured: str | None = None
     notes: tuple[str, ...] = ()
-    #: The backend's advice to measure this test at once next time (see
-    #: :attr:`.Measurement.measure_alone`); None where it gave none.
-    measure_alone: bool | None = None
 
     @classmethod
     def from_outcome(cls, nodeid: str, outcome: Outcome, limit_bytes: int | None) -> MemoryResult:
@@ -57,7 +54,6 @@ class MemoryResult:
             limit_bytes=limit_bytes,
             capture_file=measurement.capture_file,
             notes=tuple(measurement.notes),
-            measure_alone=measurement.measure_alone,
         )
 
     @classmethod
@@ -70,12 +66,11 @@ class MemoryResult:
             "peak_bytes": self.peak_bytes,
             "allocation_count": self.allocation_count,
             "histogram": self.histogram,
-            "top_sites": [site.to_dict() for site in self.top_sites],
+            "top_sites": [_site_to_dict(site) for site in self.top_sites],
             "limit_bytes": self.limit_bytes,
             "capture_file": self.capture_file,
             "not_measured": self.not_measured,
             "notes": list(self.notes),
-            "measure_alone": self.measure_alone,
         }
 
     @classmethod
@@ -86,13 +81,30 @@ class MemoryResult:
             peak_bytes=None if peak is None else int(peak),
             allocation_count=data["allocation_count"],
             histogram=str(data["histogram"]),
-            top_sites=tuple(AllocationSite.from_dict(site) for site in data["top_sites"]),
+            top_sites=tuple(_site_from_dict(site) for site in data["top_sites"]),
             limit_bytes=data["limit_bytes"],
             capture_file=data["capture_file"],
             not_measured=data.get("not_measured"),
             notes=tuple(data.get("notes", ())),
-            measure_alone=data.get("measure_alone"),
         )
+
+
+def _site_to_dict(site: AllocationSite) -> dict[str, Any]:
+    return {
+        "size": site.size,
+        "allocations": site.allocations,
+        "thread_id": site.thread_id,
+        "stack": [list(frame) for frame in site.stack],
+    }
+
+
+def _site_from_dict(data: dict[str, Any]) -> AllocationSite:
+    return AllocationSite(
+        size=int(data["size"]),
+        allocations=int(data["allocations"]),
+        thread_id=data["thread_id"],
+        stack=tuple(StackFrame(str(f), str(n), int(line)) for f, n, line in data["stack"]),
+    )
 
 
 class InternTable:

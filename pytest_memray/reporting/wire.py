@@ -27,6 +27,6 @@ PEAK_PROPERTY = "memray_peak_bytes"
 
 #: ``workeroutput`` key: a worker's results that became ready at its session's end.
 OUTPUT_KEY = "pytest_memray_results"
-#: ``workerinput`` keys: the capture file prefix and the scratch folder the controller gives.
+#: ``workerinput`` keys: the capture file prefix and the session id the controller gives.
 PREFIX_KEY = "memray_bin_prefix"
-SCRATCH_KEY = "memray_scratch_root"
+SESSION_KEY = "memray_session_id"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,7 @@ from pytest_memray.backends.registry import (
     registered_backends,
 )
 
-CONTEXT = BackendContext(scratch_dir=Path("/nonexistent/pytest-memray-scratch"))
+CONTEXT = BackendContext(session_id="1-0123abcd", process_id="main")
 
 
 def _entries(memray_reason: Callable[[], str | None]) -> dict[str, BackendEntry]:

@@ -49,12 +49,20 @@ from pytest_memray.backends.interface import (
     ActiveTracking,
     AllocationSite,
     Backend,
+    BackendContext,
     Capabilities,
     Measurement,
     NotMeasured,
     Outcome,
     TrackingRequest,
     is_plugin_file,
+)
+from pytest_memray.backends.memray.advice import MeasureAloneAdvice
+from pytest_memray.backends.memray.scratch import (
+    MAIN,
+    process_folder,
+    remove,
+    remove_abandoned,
 )
 from pytest_memray.stack import StackFrame
 
@@ -78,8 +86,8 @@ _MARK_STEP = 4096
 BATCH_SIZE = 500
 #: A batched call that made this many records or more would have been measured faster by a
 #: Tracker of its own: replaying a record costs about 0.5 microseconds more than a Tracker's
-#: own counting, and a Tracker costs about 14 ms to start and stop. Such a call's measurement
-#: advises measuring it alone (``Measurement.measure_alone``).
+#: own counting, and a Tracker costs about 14 ms to start and stop. Such a test is measured
+#: with a Tracker of its own from the next run on (:mod:`.advice`).
 ALONE_RECORDS = 100_000
 
 _SMALL_FREES = frozenset(
@@ -155,6 +163,8 @@ class ReplayStats(NamedTuple):
     most_held: int
     #: Calls whose two boundary marks were found.
     calls: int
+    #: The calls (by index) that made :data:`ALONE_RECORDS` records or more.
+    heavy: frozenset[int] = frozenset()
 
 
 def _is_mark(record: Any) -> bool:
@@ -188,6 +198,7 @@ def replay(
     say how many were held at most.
     """
     results: list[tuple[int, Measurement]] = []
+    heavy: set[int] = set()
     most_held = 0
     stream = iter(records)
     call = 0
@@ -198,12 +209,14 @@ def replay(
             outcome = _replay_call(stream, _mark_size(2 * call + 1), depth, native, record)
             if outcome is None:
                 break  # the file ended inside the call: its closing mark was never placed
-            measurement, held = outcome
+            measurement, held, made = outcome
             results.append((call, measurement))
+            if made >= ALONE_RECORDS:
+                heavy.add(call)
             most_held = max(most_held, held)
             call += 1
             opening = _mark_size(2 * call)
-    return results, ReplayStats(most_held=most_held, calls=len(results))
+    return results, ReplayStats(most_held=most_held, calls=len(results), heavy=frozenset(heavy))
 
 
 #: A compacted allocation is one int: its size shifted left by this, plus its location.
@@ -301,10 +314,8 @@ class _Call:
                     self.maps.add(piece_from)
         return freed
 
-    def measurement(self, peak: int, opening: Any, depth: int, records: int) -> Measurement:
-        """What was alive at the peak, grouped like memray groups it: by stack and thread.
-        ``records`` is how many records the call made, which decides the advice for next time.
-        """
+    def measurement(self, peak: int, opening: Any, depth: int) -> Measurement:
+        """What was alive at the peak, grouped like memray groups it: by stack and thread."""
         sizes = [0] * len(self.locations)
         counts = [0] * len(self.locations)
         for entries in (self.before, self.gone):
@@ -327,14 +338,14 @@ class _Call:
             allocation_count=sum(counts),
             peak_sites=sites,
             test_thread_id=int(opening.tid),
-            measure_alone=records >= ALONE_RECORDS,
         )
 
 
 def _replay_call(
     stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
-) -> tuple[Measurement, int] | None:
-    """Read one call's records up to its closing mark; None if the stream ends first."""
+) -> tuple[Measurement, int, int] | None:
+    """Read one call's records up to its closing mark: its measurement, the most
+    allocations held at once, and how many records it made; None if the stream ends first."""
     call = _Call(native)
     recent, after, before, gone, maps = call.recent, call.after, call.before, call.gone, call.maps
     current = peak = 0
@@ -367,7 +378,7 @@ def _replay_call(
         else:
             address, size = record.address, record.size
             if size == closing and _is_mark(record):
-                return call.measurement(peak, opening, depth, records), most_held
+                return call.measurement(peak, opening, depth), most_held, records
             stack_id = record.stack_id
             own = plugin_stacks.get(stack_id)
             if own is None:
@@ -472,13 +483,14 @@ class _Batch:
             return f"memray could not finish its capture file ({exc})"
         return None
 
-    def close(self) -> list[tuple[int, Outcome]]:
-        """Stop recording and replay the file into one outcome per finished call."""
+    def close(self) -> tuple[list[tuple[int, Outcome]], frozenset[int]]:
+        """Stop recording and replay the file: one outcome per finished call, and the
+        handles of the calls that made :data:`ALONE_RECORDS` records or more."""
         problem = self.stop_recording()
         if problem is not None:
             self.path.unlink(missing_ok=True)
             self.path.with_suffix(".json").unlink(missing_ok=True)
-            return self._unmeasured(problem)
+            return self._unmeasured(problem), frozenset()
         try:
             return replay_batch(self.path, self.first, self.calls, self.depth, self.show_native)
         finally:
@@ -496,9 +508,10 @@ def _describe_batch(path: Path, first: int, depth: int, show_native: bool) -> No
 
 def replay_batch(
     path: Path, first: int, calls: int | None, depth: int, native: bool
-) -> list[tuple[int, Outcome]]:
-    """One outcome per call recorded in the batch file at ``path``; call ``n`` has the
-    handle ``first + n``.
+) -> tuple[list[tuple[int, Outcome]], frozenset[int]]:
+    """One outcome per call recorded in the batch file at ``path`` (call ``n`` has the
+    handle ``first + n``), and the handles of the calls that made :data:`ALONE_RECORDS`
+    records or more.
 
     A call whose closing mark is missing (the process died in it, or memray could not write
     any more) gets no figures; with ``calls`` given, every call up to it that has none is
@@ -506,6 +519,7 @@ def replay_batch(
     been cut short by the file size limit or a full disk).
     """
     results: list[tuple[int, Outcome]] = []
+    heavy: frozenset[int] = frozenset()
     reason: str | None = None
     try:
         reader = memray.FileReader(path)
@@ -513,8 +527,9 @@ def replay_batch(
         reason = f"memray could not read its capture file ({exc})"
     else:
         try:
-            replayed, _ = replay(reader.get_allocation_records(), depth, native)
+            replayed, stats = replay(reader.get_allocation_records(), depth, native)
             results += [(first + call, measurement) for call, measurement in replayed]
+            heavy = frozenset(first + call for call in stats.heavy)
         except (OSError, RuntimeError, ValueError) as exc:
             reason = f"memray could not read its capture file to the end ({exc})"
         finally:
@@ -529,7 +544,7 @@ def replay_batch(
         results += [
             (first + call, NotMeasured(reason)) for call in range(calls) if first + call not in done
         ]
-    return results
+    return results, heavy
 
 
 class _BatchedTracking(ActiveTracking):
@@ -671,13 +686,23 @@ class MemrayBackend(Backend):
     name = "memray"
     capabilities = CAPABILITIES
 
-    def __init__(self, scratch_dir: Path, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(self, context: BackendContext, batch_size: int = BATCH_SIZE) -> None:
         super().__init__()
         self.version = str(getattr(memray, "__version__", "unknown"))
-        self._scratch = scratch_dir
+        self._session_id = context.session_id
+        self._main = context.process_id == MAIN
+        self._scratch = process_folder(context.session_id, context.process_id)
+        if self._main:
+            remove_abandoned(self._scratch.parent)
+        self._advice = MeasureAloneAdvice(
+            None if context.cache_dir is None else context.cache_dir / self.name,
+            context.process_id,
+        )
         self._batch_size = batch_size
         self._batch: _Batch | None = None
         self._can_batch: bool | None = None  # found out at the first batchable call
+        #: The test ids of the calls in batches not replayed yet, by handle.
+        self._batched: dict[int, str] = {}
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
         handle = self.next_handle()
@@ -685,7 +710,10 @@ class MemrayBackend(Backend):
         if batch is not None and batch.broken:
             self._can_batch = False
         batchable = (
-            not request.needed_at_once and request.capture_file is None and not request.want_leaks
+            not request.needed_at_once
+            and request.capture_file is None
+            and not request.want_leaks
+            and not self._advice.measure_alone(request.test_id)
         )
         if batchable and self._can_batch is None:
             self._can_batch = _marks_fit(self._batch_size)
@@ -693,30 +721,37 @@ class MemrayBackend(Backend):
             if batch is None or not batch.takes(request, self._batch_size):
                 self._close_batch()
                 batch = self._batch = _Batch(self._scratch, handle, request)
+            self._batched[handle] = request.test_id
             return _BatchedTracking(batch, request, handle, self)
         return self.tracker_instead(request, handle)
 
     def tracker_instead(self, request: TrackingRequest, handle: int) -> _TrackerPerCall:
         """A Tracker of its own for the call ``handle``, closing the batch first."""
         self._close_batch()
+        self._batched.pop(handle, None)
         return _TrackerPerCall(request, self._scratch, handle, self)
 
     def _close_batch(self) -> None:
         if self._batch is not None:
             batch, self._batch = self._batch, None
-            for handle, outcome in batch.close():
+            outcomes, heavy = batch.close()
+            for handle, outcome in outcomes:
+                test_id = self._batched.pop(handle, "")
+                if isinstance(outcome, Measurement):
+                    self._advice.note(test_id, handle in heavy)
                 self.hand_over(handle, outcome)
 
-    def finish(self) -> None:
-        self._close_batch()
+    def finish(self, *, interrupted: bool = False) -> None:
+        if not interrupted or self._batch is None:
+            self._close_batch()
+            return
+        # Leave the batch on disk: the collecting process replays it (recover).
+        batch, self._batch = self._batch, None
+        batch.stop_recording()
 
-    def suspend(self) -> None:
-        if self._batch is not None:
-            batch, self._batch = self._batch, None
-            batch.stop_recording()
-
-    def recover(self, folder: Path) -> list[tuple[int, Outcome]]:
+    def recover(self, process_id: str) -> list[tuple[int, Outcome]]:
         recovered: list[tuple[int, Outcome]] = []
+        folder = process_folder(self._session_id, process_id)
         for description in sorted(folder.glob("batch-*.json")):
             try:
                 batch = json.loads(description.read_text(encoding="utf-8"))
@@ -729,9 +764,13 @@ class MemrayBackend(Backend):
                 continue
             capture = description.with_suffix(".bin")
             if capture.exists():
-                recovered += replay_batch(capture, first, None, depth, bool(native))
+                recovered += replay_batch(capture, first, None, depth, bool(native))[0]
+        remove(folder)
         return recovered
 
     def close(self) -> None:
         self._close_batch()
         self._ready.clear()
+        self._advice.save()
+        if self._main:
+            remove(self._scratch)

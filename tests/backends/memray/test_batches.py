@@ -20,7 +20,7 @@ ENTRY = BackendEntry(
     summary="the memray backend, closing a batch every 7 calls",
     rank=0,
     unavailable_reason=MEMRAY.unavailable_reason,
-    build=lambda context: MemrayBackend(context.scratch_dir, batch_size=7),
+    build=lambda context: MemrayBackend(context, batch_size=7),
 )
 """
 

@@ -1,18 +1,19 @@
-"""Tests a backend advised measuring at once are remembered in pytest's cache for the next run."""
+"""The memray backend measures a test that made millions of records in a batch with a Tracker
+of its own from the next run on, remembering it in pytest's cache; only the time changes."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 
 import pytest
 
-from pytest_memray.backends.interface import Measurement, TrackingRequest
-from pytest_memray.reporting.measure_alone import CACHE_KEY, remembered, updated
-from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.backends.memray.advice import MeasureAloneAdvice
 
 from ...helpers import (
     MEMRAY_MISSING,
-    counting_backend,
     report_blocks,
     requires_memray,
     requires_subprocess,
@@ -34,69 +35,91 @@ def test_quiet():
     kept = bytearray(4096)
 """
 
-
-def _result(nodeid: str, advice: bool | None) -> MemoryResult:
-    return MemoryResult.from_measurement(
-        nodeid, Measurement(peak_bytes=1, allocation_count=1, measure_alone=advice), None
-    )
+CHURN_ID = "test_churn.py::test_churn"
+QUIET_ID = "test_churn.py::test_quiet"
 
 
-def test_advice_adds_removes_and_keeps() -> None:
-    before = frozenset({"t::kept", "t::dropped", "t::not_run"})
-    results = [_result("t::new", True), _result("t::dropped", False), _result("t::kept", None)]
-    assert updated(before, results) == {"t::kept", "t::not_run", "t::new"}
+# -- the notes themselves ------------------------------------------------------------------
 
 
-def test_unmeasured_tests_change_nothing() -> None:
-    before = frozenset({"t::a"})
-    assert updated(before, [MemoryResult.unmeasured("t::a", "disk full")]) == before
+def _write(folder: Path, process: str, notes: object, age: float) -> None:
+    path = folder / f"measure-alone-{process}.json"
+    path.write_text(json.dumps(notes), encoding="utf-8")
+    stamp = time.time() - age
+    os.utime(path, (stamp, stamp))
 
 
-class _Cache:
-    def __init__(self, stored: object) -> None:
-        self.stored = stored
-
-    def get(self, key: str, default: object) -> object:
-        assert key == CACHE_KEY + "memray"
-        return self.stored
-
-
-def test_what_is_read_back() -> None:
-    assert remembered(None, "memray") == frozenset()
-    assert remembered(_Cache(["t::a", 3, "t::b"]), "memray") == {"t::a", "t::b"}
-    assert remembered(_Cache({"t::a": True}), "memray") == frozenset()
-
-
-def _stored(pytester: pytest.Pytester, backend: str) -> object:
-    path = pytester.path / ".pytest_cache" / "v" / (CACHE_KEY + backend)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+def test_notes_are_saved_per_process_and_read_back(tmp_path: Path) -> None:
+    advice = MeasureAloneAdvice(tmp_path, "gw1")
+    assert not advice.measure_alone("t::a")
+    advice.note("t::a", True)
+    advice.note("t::b", False)
+    advice.save()
+    assert json.loads((tmp_path / "measure-alone-gw1.json").read_text()) == {
+        "t::a": True,
+        "t::b": False,
+    }
+    again = MeasureAloneAdvice(tmp_path, "main")
+    assert again.measure_alone("t::a")
+    assert not again.measure_alone("t::b")
 
 
-def _requests(starts: list[object]) -> list[TrackingRequest]:
-    assert all(isinstance(start, TrackingRequest) for start in starts)
-    return [start for start in starts if isinstance(start, TrackingRequest)]
+def test_the_latest_note_wins_whichever_process_made_it(tmp_path: Path) -> None:
+    _write(tmp_path, "gw0", {"t::moved": True, "t::kept": True}, age=100)
+    _write(tmp_path, "gw1", {"t::moved": False}, age=10)
+    advice = MeasureAloneAdvice(tmp_path, "main")
+    assert not advice.measure_alone("t::moved")
+    assert advice.measure_alone("t::kept")  # not run since: its note stands
+
+
+def test_unreadable_notes_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "measure-alone-gw0.json").write_text("{not json", encoding="utf-8")
+    _write(tmp_path, "gw1", ["t::a"], age=1)
+    _write(tmp_path, "main", {"t::b": True, "t::c": "yes"}, age=0)
+    advice = MeasureAloneAdvice(tmp_path, "main")
+    assert advice.measure_alone("t::b")
+    assert not advice.measure_alone("t::a")
+    assert not advice.measure_alone("t::c")
+
+
+def test_without_a_folder_nothing_is_read_or_written(tmp_path: Path) -> None:
+    advice = MeasureAloneAdvice(None, "main")
+    advice.note("t::a", True)
+    advice.save()
+    assert not advice.measure_alone("t::a")
+
+
+# -- through the plugin ----------------------------------------------------------------------
+
+
+def _notes(pytester: pytest.Pytester) -> dict[str, bool]:
+    """Every note the memray backend saved in pytest's cache, all processes together."""
+    folder = pytester.path / ".pytest_cache" / "d" / "pytest-memray" / "memray"
+    notes: dict[str, bool] = {}
+    for path in sorted(folder.glob("measure-alone-*.json")):
+        notes.update(json.loads(path.read_text(encoding="utf-8")))
+    return notes
 
 
 @requires_memray
-def test_a_test_with_many_records_is_measured_at_once_next_time(
-    pytester: pytest.Pytester,
+def test_a_test_with_many_records_gets_a_tracker_of_its_own_next_time(
+    pytester: pytest.Pytester, trackers: list[object]
 ) -> None:
-    starts = counting_backend(pytester, "memray")
     pytester.makepyfile(test_churn=CHURN)
-    args = ("--memray", "--memray-backend=counting", "-p", "no:randomly", "--most-allocations=0")
+    args = ("--memray", "--memray-backend=memray", "-p", "no:randomly", "--most-allocations=0")
 
     first = pytester.runpytest(*args)
     assert first.ret == 0
-    assert [request.needed_at_once for request in _requests(starts)] == [False, False]
-    assert _stored(pytester, "counting") == ["test_churn.py::test_churn"]
+    assert len(trackers) == 1  # one batch for both tests
+    assert _notes(pytester) == {CHURN_ID: True, QUIET_ID: False}
 
-    starts.clear()
+    trackers.clear()
     second = pytester.runpytest(*args)
     assert second.ret == 0
-    assert [request.needed_at_once for request in _requests(starts)] == [True, False]
+    assert len(trackers) == 2  # the churn test's own, and a batch for the quiet one
     # Only the time changes: the figures are the same.
     assert report_blocks(second.outlines) == report_blocks(first.outlines)
-    assert _stored(pytester, "counting") == ["test_churn.py::test_churn"]
+    assert _notes(pytester) == {CHURN_ID: True, QUIET_ID: False}
 
 
 @pytest.mark.parametrize("backend", [pytest.param("memray", marks=requires_memray), "tracemalloc"])
@@ -110,51 +133,59 @@ def test_without_the_cache_plugin_nothing_is_remembered(
     assert not (pytester.path / ".pytest_cache").exists()
 
 
-def test_the_tracemalloc_backend_gives_no_advice(pytester: pytest.Pytester) -> None:
+def test_the_tracemalloc_backend_notes_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_churn=CHURN)
     assert pytester.runpytest("--memray", "--memray-backend=tracemalloc").ret == 0
-    assert _stored(pytester, "tracemalloc") is None
+    assert _notes(pytester) == {}
 
 
-#: Each process writes whether each of its requests was for a measurement at once.
-WRITE_REQUESTS = """
+#: Each process writes how many memray Trackers it made, and how many were batches.
+COUNT_TRACKERS = """
 import json
+import memray
+
+MADE = []
+_real = memray.Tracker
+
+def _counting(*args, **kwargs):
+    MADE.append(kwargs.get("file_format") == memray.FileFormat.ALL_ALLOCATIONS)
+    return _real(*args, **kwargs)
+
+memray.Tracker = _counting
 
 def pytest_sessionfinish(session):
-    import counting_backend
-
     # Not PYTEST_XDIST_WORKER: the outer run may be an xdist worker, whose environment
     # this run's controller inherits.
     workerinput = getattr(session.config, "workerinput", None)
     name = "controller" if workerinput is None else workerinput["workerid"]
-    with open(f"requests-{name}.json", "w") as out:
-        json.dump([request.needed_at_once for request in counting_backend.STARTS], out)
+    with open(f"trackers-{name}.json", "w") as out:
+        json.dump(MADE, out)
 """
 
 
-def _at_once(pytester: pytest.Pytester) -> list[bool]:
-    """What the xdist workers' requests said, all together; their files are then removed."""
-    flags: list[bool] = []
-    for path in sorted(pytester.path.glob("requests-gw*.json")):
-        flags += json.loads(path.read_text(encoding="utf-8"))
+def _batches(pytester: pytest.Pytester) -> list[bool]:
+    """Whether each Tracker the xdist workers made was a batch; their files are removed."""
+    made: list[bool] = []
+    for path in sorted(pytester.path.glob("trackers-gw*.json")):
+        made += json.loads(path.read_text(encoding="utf-8"))
         path.unlink()
-    return sorted(flags)
+    return sorted(made)
 
 
 @requires_memray
 @requires_xdist
 @requires_subprocess
-def test_under_xdist_the_controller_writes_and_the_workers_read(
-    pytester: pytest.Pytester,
-) -> None:
-    counting_backend(pytester, "memray")
-    pytester.makeconftest(WRITE_REQUESTS)
+def test_under_xdist_each_worker_saves_and_every_worker_reads(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(COUNT_TRACKERS)
     pytester.makepyfile(test_churn=CHURN)
-    args = ("--memray", "--memray-backend=counting", "-n", "2")
+    args = ("--memray", "--memray-backend=memray", "-n", "2")
 
     assert pytester.runpytest_subprocess(*args).ret == 0
-    assert _stored(pytester, "counting") == ["test_churn.py::test_churn"]
-    assert _at_once(pytester) == [False, False]
+    assert _notes(pytester) == {CHURN_ID: True, QUIET_ID: False}
+    first = _batches(pytester)
+    assert first
+    assert False not in first  # batches only
 
     assert pytester.runpytest_subprocess(*args).ret == 0
-    assert _at_once(pytester) == [False, True]
+    assert False in _batches(pytester)  # the churn test had a Tracker of its own
+    assert _notes(pytester) == {CHURN_ID: True, QUIET_ID: False}

@@ -7,15 +7,17 @@ are the exact byte counts of a :class:`Measurement`, batched against one Tracker
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_memray.backends.interface import Measurement, TrackingRequest
+from pytest_memray.backends.interface import BackendContext, Measurement, TrackingRequest
 
 from ...helpers import report_blocks, requires_memray, tracked
 
@@ -37,12 +39,17 @@ requires_mmap_helper = pytest.mark.skipif(
 )
 
 
+def _context(cache: Path) -> BackendContext:
+    """A session of its own, whose backend remembers nothing of other runs."""
+    return BackendContext(f"{os.getpid()}-{uuid.uuid4().hex[:8]}", "main", cache)
+
+
 def _measure(code: Callable[[], Any], *, batched: bool, depth: int = 5) -> Measurement:
     """Run ``code`` as one tracked call, batched (deferred) or with a Tracker of its own."""
     from pytest_memray.backends.memray.backend import MemrayBackend
 
-    with tempfile.TemporaryDirectory() as scratch:
-        backend = MemrayBackend(Path(scratch))
+    with tempfile.TemporaryDirectory() as cache:
+        backend = MemrayBackend(_context(Path(cache)))
         try:
             with tracked(
                 backend, TrackingRequest(stack_depth=depth, needed_at_once=not batched)
@@ -287,7 +294,7 @@ def test_calls_asking_for_different_stack_depths_do_not_share_a_batch(
     a deeper call must not be replayed with the depth of the batch it would have joined."""
     from pytest_memray.backends.memray.backend import MemrayBackend
 
-    backend = MemrayBackend(tmp_path)
+    backend = MemrayBackend(_context(tmp_path))
     try:
         keys = {}
         for depth in (1, 6):
