@@ -147,13 +147,13 @@ class PerTestTracking:
         item.stash[_call_key] = state
         request = self._request_for(item, limit) if measure else None
         limit_bytes = None if limit is None else limit.limit_bytes
-
-        def started(handle: int) -> None:
-            self._waiting[handle] = (item.nodeid, limit_bytes, state)
-
-        call = InstrumentedCall(self.backend, request, state, started, self._take)
-        with instrumented(item, call):
-            return (yield)
+        with instrumented(item, InstrumentedCall(self.backend, request, state)):
+            try:
+                return (yield)
+            finally:
+                for handle in state.handles:
+                    self._waiting[handle] = (item.nodeid, limit_bytes, state)
+                self._take(self.backend.take_results())
 
     def _take(self, ready: list[tuple[int, Outcome]]) -> None:
         """Turn outcomes the backend handed over into results, ready to be sent."""

@@ -20,7 +20,7 @@ import inspect
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -198,6 +198,8 @@ class CallState:
     limit: Limit | None
     #: The backend's handle of this call's tracking, when it was measured.
     handle: int | None = None
+    #: Every tracking started for the test (its function may be called more than once).
+    handles: list[int] = field(default_factory=list)
     #: The outcome, when the backend handed it over at once.
     outcome: Outcome | None = None
     #: What the object census found.
@@ -214,14 +216,10 @@ class InstrumentedCall:
         backend: Backend,
         request: TrackingRequest | None,
         state: CallState,
-        on_start: Callable[[int], None],
-        on_results: Callable[[list[tuple[int, Outcome]]], None],
     ) -> None:
         self._backend = backend
         self._request = request
         self._state = state
-        self._on_start = on_start
-        self._on_results = on_results
         self._census: ObjectCensus | None = None
         self._tracking: ActiveTracking | None = None
 
@@ -230,7 +228,7 @@ class InstrumentedCall:
         if self._request is not None:
             self._tracking = self._backend.start(self._request)
             state.handle = self._tracking.handle
-            self._on_start(state.handle)
+            state.handles.append(state.handle)
         # The census inside the tracking: what starting the tracking creates (first imports,
         # caches) is not the test's doing.
         if state.limit is not None and state.limit.needs_census:
@@ -254,4 +252,3 @@ class InstrumentedCall:
                 census.close()
             if tracking is not None:
                 tracking.stop()
-                self._on_results(self._backend.take_results())

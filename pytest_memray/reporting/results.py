@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_memray.backends.interface import AllocationSite, Measurement, NotMeasured, Outcome
-from pytest_memray.reporting.terminal import histogram, top_sites
+from pytest_memray.reporting.summary import histogram, top_sites
 from pytest_memray.stack import StackFrame
 
 #: Values of a result's ``outcome``; ``interrupted`` is a test that never reported its call
