@@ -151,6 +151,7 @@ class PerTestTracking:
             try:
                 return (yield)
             finally:
+                state.finished = True
                 for handle in state.handles:
                     self._waiting[handle] = (item.nodeid, limit_bytes, state)
                 self._take(self.backend.take_results())
@@ -175,7 +176,10 @@ class PerTestTracking:
         if report.when != "call":
             return report
         state = item.stash.get(_call_key, None)
-        if state is None:
+        if state is None or not state.finished:
+            # Not tracked; or a subtest's report (pytest's subtests fixture, unittest's
+            # subTest), made while the test runs: the test is judged once, as a whole, on
+            # the report made after its call.
             return report
         del item.stash[_call_key]
         try:
