@@ -119,7 +119,7 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
 
     collector: ResultCollector | None = None
     if not worker:
-        collector = ResultCollector(choice.backend.name)
+        collector = ResultCollector(choice.backend.name, settings.measures_every_test)
         active.register(collector, f"{PLUGIN_NAME}_results")
         active.register(
             SessionOutputs(settings, choice, collector, _junit_file(config)),

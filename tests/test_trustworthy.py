@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,14 +85,51 @@ def test_a_crashed_worker_loses_no_finished_test(pytester: pytest.Pytester, back
     )
     assert "crashed while running 'test_crash.py::test_24'" in result.stdout, result.stdout
     tests = _tests(pytester.path / "out.json")
-    assert len(tests) == 49
+    assert len(tests) == 50
     for i in range(50):
         if i == 24:
             continue
         peak = tests[f"test_crash.py::test_{i:02d}"]["peak_bytes"]
         assert (i + 1) * 100_000 <= peak <= (i + 1) * 100_000 + 64 * 1024, (i, peak)
-    assert "Not measured" not in result.stdout
+    # The test that crashed its worker is listed, never dropped: not measured, and why.
+    crashed = tests["test_crash.py::test_24"]
+    assert crashed["outcome"] == "failed"
+    assert crashed["peak_bytes"] is None
+    assert re.fullmatch(r"its xdist worker gw\d crashed while it ran", crashed["not_measured"])
+    assert "Not measured (1 tests)" in result.stdout
     assert list(scratch.iterdir()) == []  # nothing of the workers is left behind
+
+
+@posix_only
+@requires_xdist
+def test_a_marked_test_that_crashes_its_worker_is_listed_without_memray(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    """Without --memray only marked tests are measured: the setup report says this one was to
+    be, so its crash is listed (an unmarked one is not measured, so not listed)."""
+    pytester.makepyfile(
+        test_crash="""
+import ctypes
+
+import pytest
+
+@pytest.mark.limit_memory("1 MB")
+def test_marked():
+    ctypes.string_at(0)
+
+def test_unmarked():
+    ctypes.string_at(0)
+"""
+    )
+    result = _run_isolated(
+        pytester, ["-n", "2", f"--memray-backend={backend}", "--memray-json=out.json"]
+    )
+    assert "crashed while running 'test_crash.py::test_marked'" in result.stdout, result.stdout
+    assert "crashed while running 'test_crash.py::test_unmarked'" in result.stdout
+    tests = _tests(pytester.path / "out.json")
+    assert list(tests) == ["test_crash.py::test_marked"]
+    assert tests["test_crash.py::test_marked"]["outcome"] == "failed"
+    assert "crashed while it ran" in tests["test_crash.py::test_marked"]["not_measured"]
 
 
 # -- Ctrl-C --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from pytest_memray.reporting.wire import (
     PEAK_ATTR,
     PEAK_PROPERTY,
     RESULTS_ATTR,
+    TRACKED_ATTR,
 )
 from pytest_memray.settings import Settings
 
@@ -137,9 +138,7 @@ class PerTestTracking:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         limit = item.stash.get(_limit_key, None)
-        measure = self.settings.measures_every_test or (
-            limit is not None and limit.needs_measurement
-        )
+        measure = self._measures(limit)
         census = limit is not None and limit.needs_census
         if not measure and not census:
             return (yield)
@@ -155,6 +154,10 @@ class PerTestTracking:
                 for handle in state.handles:
                     self._waiting[handle] = (item.nodeid, limit_bytes, state)
                 self._take(self.backend.take_results())
+
+    def _measures(self, limit: Limit | None) -> bool:
+        """Whether a test with ``limit`` (or none) is measured."""
+        return self.settings.measures_every_test or (limit is not None and limit.needs_measurement)
 
     def _take(self, ready: list[tuple[int, Outcome]]) -> None:
         """Turn outcomes the backend handed over into results, ready to be sent."""
@@ -173,6 +176,10 @@ class PerTestTracking:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        if report.when == "setup":
+            if report.passed and self._measures(item.stash.get(_limit_key, None)):
+                setattr(report, TRACKED_ATTR, True)
+            return report
         if report.when != "call":
             return report
         state = item.stash.get(_call_key, None)

@@ -19,16 +19,20 @@ from typing import Any
 import pytest
 
 from pytest_memray.reporting.results import InternTable, MemoryResult
-from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
+from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR, TRACKED_ATTR
 
 #: A test that started but never reported its call (Ctrl-C while it ran).
 INTERRUPTED = "interrupted"
 
 
+#: The ``when`` of the report xdist makes for a test whose worker died while running it.
+CRASH = "???"
+
+
 def outcome_of(report: pytest.TestReport) -> str | None:
     """The outcome one report gives its test, in the JSON vocabulary (None: says nothing)."""
     expected_failure = hasattr(report, "wasxfail")
-    if report.when == "call":
+    if report.when in ("call", CRASH):  # pytest counts a crashed test as failed
         if report.passed:
             return "xpassed" if expected_failure else "passed"
         if report.skipped:
@@ -51,8 +55,12 @@ def worker_of(report: Any) -> str:
 class ResultCollector:
     """The session's results by test id, their outcomes, and what went missing."""
 
-    def __init__(self, backend_name: str) -> None:
+    def __init__(self, backend_name: str, measures_every_test: bool = False) -> None:
         self._backend_name = backend_name
+        #: Every test is measured (--memray), not only the marked ones.
+        self._every_test = measures_every_test
+        #: Tests whose setup said their call would be tracked (their call report has not come).
+        self._expected: set[str] = set()
         self._intern = InternTable()
         self.results: dict[str, MemoryResult] = {}
         self.outcomes: dict[str, str] = {}
@@ -76,6 +84,12 @@ class ResultCollector:
             outcome is not None and self.outcomes.get(report.nodeid) not in ("error", "failed")
         ):
             self.outcomes[report.nodeid] = outcome
+        if report.when == "setup" and getattr(report, TRACKED_ATTR, False):
+            self._expected.add(report.nodeid)
+        elif report.when == CRASH:
+            self._crashed(report)
+        else:
+            self._expected.discard(report.nodeid)
         handle = getattr(report, HANDLE_ATTR, None)
         if handle is not None and report.nodeid not in self.results:
             limit_bytes = getattr(report, LIMIT_ATTR, None)
@@ -84,6 +98,19 @@ class ResultCollector:
         if results is not None:
             delattr(report, RESULTS_ATTR)
             self.add(results)
+
+    def _crashed(self, report: pytest.TestReport) -> None:
+        """A test whose xdist worker died while it ran: listed as not measured, if it was
+        to be measured (its setup said so, or every test is), never dropped."""
+        nodeid = report.nodeid
+        expected = nodeid in self._expected or self._every_test
+        self._expected.discard(nodeid)
+        if expected and nodeid not in self.results:
+            worker = worker_of(report) or "running it"
+            self._pending.pop(nodeid, None)
+            self.results[nodeid] = MemoryResult.unmeasured(
+                nodeid, f"its xdist worker {worker} crashed while it ran"
+            )
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True

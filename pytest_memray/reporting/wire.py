@@ -12,6 +12,9 @@ from __future__ import annotations
 
 #: A call report's results that became ready (plain dicts from a worker).
 RESULTS_ATTR = "memray_results"
+#: A setup report whose test's call will be tracked (so that a test whose worker dies in
+#: its call is listed, not lost).
+TRACKED_ATTR = "memray_tracked"
 #: A call report whose test was tracked: the backend's handle of its tracking.
 HANDLE_ATTR = "memray_handle"
 #: The limit a marker set on a tracked test, in bytes.

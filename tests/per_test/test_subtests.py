@@ -93,7 +93,10 @@ def test_subtests_within_their_limit_pass(
     assert "SUBFAILED" not in result.stdout.str()
     if flags:
         blocks = report_blocks(result.outlines)
-        assert set(blocks) == {"test_subject.py::test_fixture", "test_subject.py::Case::test_method"}
+        assert set(blocks) == {
+            "test_subject.py::test_fixture",
+            "test_subject.py::Case::test_method",
+        }
 
 
 @requires_subtests
