@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from pytest_memray.backends.interface import AllocationSite
+from pytest_memray.backends.interface import AllocationSite, is_plugin_file
 from pytest_memray.per_test.leaked_objects import LeakedObjects
 from pytest_memray.reporting.wire import MEMORY_PROBLEM_ATTR
 from pytest_memray.sizes import format_size
+from pytest_memray.stack import StackFrame
 
 MEMORY_SECTION = "memray-max-memory"
 LEAKS_SECTION = "memray-leaked-memory"
@@ -45,21 +46,34 @@ def render_sites(
     One line per site, ``    - <size> allocated here:``, then its first ``stacks`` frames
     indented by eight spaces, then a line ``        ...`` if the stack had more frames. With
     ``most``, only the ``most`` largest sites are listed and a last line counts the others.
+    A stack ends where the test's code was called from: the plugin's wrapper and pytest's
+    frames below it are not the test's.
     """
     shown = list(sites)
     if most is not None:
         shown = sorted(shown, key=lambda site: site.size, reverse=True)[:most]
     lines = [title]
     for site in shown:
+        stack = test_frames(site.stack)
         lines.append(f"{_INDENT}- {format_size(site.size)} allocated here:")
-        lines += [f"{_INDENT * 2}{frame}" for frame in site.stack[:stacks]]
-        if len(site.stack) > stacks:
+        lines += [f"{_INDENT * 2}{frame}" for frame in stack[:stacks]]
+        if len(stack) > stacks:
             lines.append(f"{_INDENT * 2}...")
-        if not site.stack:
+        if not stack:
             lines.append(f"{_INDENT * 2}<no Python frames>")
     if len(sites) > len(shown):
         lines.append(f"{_INDENT}...and {len(sites) - len(shown)} more")
     return "\n".join(lines)
+
+
+def test_frames(stack: Sequence[StackFrame]) -> Sequence[StackFrame]:
+    """``stack`` (newest frame first) up to the frame that called into the test's code: the
+    first frame of the plugin's own code, below which only the harness runs (pytest, pluggy).
+    """
+    for index, frame in enumerate(stack):
+        if is_plugin_file(frame.filename):
+            return stack[:index]
+    return stack
 
 
 def filter_failure(marker: str, exc: BaseException) -> Failure:

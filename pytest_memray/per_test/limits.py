@@ -26,6 +26,7 @@ from pytest_memray.per_test.failures import (
     describe_leaked_objects,
     filter_failure,
     render_sites,
+    test_frames,
 )
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.leaked_objects import summarise
@@ -168,7 +169,9 @@ class LeaksLimit(Limit):
             if site.size < self.limit:
                 break  # sites are sorted by size, largest first
             try:
-                ignored = self.filter_fn is not None and not self.filter_fn(Stack(site.stack))
+                ignored = self.filter_fn is not None and not self.filter_fn(
+                    Stack(tuple(test_frames(site.stack)))
+                )
             except Exception as exc:
                 return filter_failure(self.marker, exc)
             if not ignored:

@@ -21,7 +21,7 @@ from pytest_memray.gates.format import document_text
 from pytest_memray.reporting.collector import ResultCollector
 from pytest_memray.reporting.json_output import benchmark_document, report_document
 from pytest_memray.reporting.junit import add_peaks
-from pytest_memray.reporting.terminal import render_entry, render_not_measured, select
+from pytest_memray.reporting.terminal import render_report
 from pytest_memray.settings import Settings
 
 
@@ -97,12 +97,9 @@ class SessionOutputs:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.settings.enabled or self.settings.hide_summary:
             return
-        shown = [result for result, outcome in self._final if outcome not in ("failed", "error")]
         terminalreporter.write_sep("=", "MEMRAY REPORT")
-        for result in select(shown, self.settings.most_allocations):
-            for line in render_entry(result):
-                terminalreporter.write_line(line)
-        for line in render_not_measured([result for result, _ in self._final]):
+        results = [result for result, _ in self._final]
+        for line in render_report(results, self.settings.most_allocations):
             terminalreporter.write_line(line)
         if self.settings.bin_path is not None:
             written = sum(1 for result, _ in self._final if result.capture_file)

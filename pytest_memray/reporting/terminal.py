@@ -9,6 +9,22 @@ from pytest_memray.reporting.results import MemoryResult
 from pytest_memray.sizes import format_size
 
 
+def render_report(results: Sequence[MemoryResult], most: int) -> list[str]:
+    """The report's lines: the ``most`` highest peaks (all with 0), passed or failed, then
+    the tests that could not be measured; a line that says why when no test is listed."""
+    lines: list[str] = []
+    for result in select(results, most):
+        lines += render_entry(result)
+    if not lines:
+        why = (
+            "no test was measured in this session"
+            if not results
+            else "none of the tracked tests could be measured (see below)"
+        )
+        lines += [f"No test to list: {why}.", ""]
+    return lines + render_not_measured(results)
+
+
 def select(results: Sequence[MemoryResult], most: int) -> list[MemoryResult]:
     """The ``most`` measured results with the highest peak (all of them when ``most`` is 0)."""
     measured = [result for result in results if result.peak_bytes is not None]
@@ -18,11 +34,12 @@ def select(results: Sequence[MemoryResult], most: int) -> list[MemoryResult]:
 
 def render_entry(result: MemoryResult) -> list[str]:
     """The lines of one measured test's block in the report."""
+    assert result.peak_bytes is not None, "only measured tests have a block"
     count = "unknown" if result.allocation_count is None else str(result.allocation_count)
     lines = [
         f"Allocation results for {result.nodeid} at the high watermark",
         "",
-        f"\t 📦 Total memory allocated: {format_size(result.peak_bytes or 0)}",
+        f"\t 📦 Total memory allocated: {format_size(result.peak_bytes)}",
         f"\t 📏 Total allocations: {count}",
         f"\t 📊 Histogram of allocation sizes: |{result.histogram}|",
         "\t 🥇 Biggest allocating functions:",

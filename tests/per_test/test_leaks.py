@@ -34,6 +34,31 @@ def test_leaks():
     result.stdout.fnmatch_lines(["MEMORY PROBLEMS test_subject.py::test_leaks*"])
 
 
+def test_leak_stacks_end_at_the_test(runner: Runner) -> None:
+    """No frame of the plugin (its wrapper around the test) or of pytest and pluggy below it
+    is shown: the stack ends with the test function, however many frames are asked for."""
+    source = """
+import pytest
+
+KEPT = []
+
+def keep():
+    KEPT.append(bytearray(4 * 1024 * 1024))
+
+@pytest.mark.limit_leaks("1 MB")
+def test_leaks():
+    keep()
+"""
+    result = runner.run_source(source, "--stacks=30")
+    result.assert_outcomes(failed=1)
+    section = result.stdout.str().split("List of leaked allocations:")[1].split("=====")[0]
+    frames = [line.strip() for line in section.splitlines() if ".py:" in line]
+    assert frames == ["keep:" + frames[0].split(":", 1)[1], frames[1]]
+    assert frames[1].startswith("test_leaks:")
+    for unwanted in ("pytest_memray", "_pytest", "pluggy"):
+        assert unwanted not in section
+
+
 @WITH_AND_WITHOUT
 def test_freed_memory_passes(runner: Runner, flags: tuple[str, ...]) -> None:
     source = """

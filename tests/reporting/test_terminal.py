@@ -81,7 +81,8 @@ def test_most_allocations_from_ini_and_cli_wins(runner: Runner) -> None:
     assert len(report_blocks(result.outlines)) == 3
 
 
-def test_failed_tests_are_left_out(runner: Runner) -> None:
+def test_failed_tests_are_listed_too(runner: Runner) -> None:
+    """A failing test is where a user looks for its biggest allocating functions."""
     source = """
 def test_fails():
     data = bytearray(10 * 1024 * 1024)
@@ -92,7 +93,20 @@ def test_passes():
 """
     result = runner.run_source(source, "--memray")
     assert result.ret == 1
-    assert list(report_blocks(result.outlines)) == ["test_subject.py::test_passes"]
+    blocks = report_blocks(result.outlines)
+    assert list(blocks) == ["test_subject.py::test_fails", "test_subject.py::test_passes"]
+    assert any(
+        "Total memory allocated: 10.0MiB" in line for line in blocks["test_subject.py::test_fails"]
+    )
+
+
+def test_the_report_says_why_it_lists_no_test(runner: Runner) -> None:
+    source = "import pytest\n\n@pytest.mark.skip\ndef test_skipped():\n    pass\n"
+    result = runner.run_source(source, "--memray")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["*MEMRAY REPORT*", "No test to list: no test was measured in this session."]
+    )
 
 
 def test_hide_summary(runner: Runner) -> None:
