@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,3 +51,17 @@ def fresh_flaky_report() -> Iterator[None]:
     plugin.stream.seek(0)
     plugin.stream.truncate()
     plugin._had_flaky_tests = False
+
+
+@pytest.fixture(autouse=True)
+def _inner_runs_keep_file_order(request: pytest.FixtureRequest) -> None:
+    """The runs pytester starts keep their tests in file order: where pytest-randomly is
+    installed it would shuffle them too, and their expectations are written for that order.
+    (The suite itself may run in any order.) Set once pytester exists: it clears
+    PYTEST_ADDOPTS when it is made."""
+    if "pytester" not in request.fixturenames:
+        return
+    request.getfixturevalue("pytester")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    addopts = os.environ.get("PYTEST_ADDOPTS", "")
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"{addopts} -p no:randomly".strip())

@@ -60,6 +60,36 @@ def test_leaks():
 
 
 @WITH_AND_WITHOUT
+def test_garbage_cycles_are_not_leaks(runner: Runner, flags: tuple[str, ...]) -> None:
+    """Memory held only by reference cycles the test dropped is garbage, collected before
+    the leaks are counted (a collection may simply not have run yet)."""
+    source = """
+import gc
+
+import pytest
+
+class Node:
+    pass
+
+@pytest.fixture
+def no_automatic_collection():
+    # Until the test's teardown: no collection may run by itself before the leaks are counted.
+    gc.disable()
+    yield
+    gc.enable()
+
+@pytest.mark.limit_leaks("1 MB")
+def test_drops_cycles(no_automatic_collection):
+    for _ in range(4):
+        first, second = Node(), Node()
+        first.other, second.other = second, first
+        first.payload = bytearray(2 * 1024 * 1024)
+    del first, second
+"""
+    runner.run_source(source, *flags).assert_outcomes(passed=1)
+
+
+@WITH_AND_WITHOUT
 def test_freed_memory_passes(runner: Runner, flags: tuple[str, ...]) -> None:
     source = """
 import pytest
