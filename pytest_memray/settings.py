@@ -28,8 +28,6 @@ from pytest_memray.sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
 DEFAULT_STACKS = 1
-#: ``--memray-backend`` values known without looking at the entry points.
-BUILTIN_BACKENDS = ("auto", "memray", "tracemalloc")
 
 #: The published plugin's registration name for its per-test object: ``-p no:memray_manager``
 #: and ``config.pluginmanager.get_plugin("memray_manager")`` work as they did.

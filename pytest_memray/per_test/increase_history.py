@@ -63,11 +63,6 @@ class IncreaseHistory:
         self._cache = cache
         self.fail_on_increase = fail_on_increase
 
-    @property
-    def available(self) -> bool:
-        """Whether the cache plugin is active, so there is a history at all."""
-        return self._cache is not None
-
     def _entry(self, nodeid: str) -> dict[str, Any]:
         if self._cache is None:
             return {}

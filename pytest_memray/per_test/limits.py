@@ -48,6 +48,8 @@ class Judging:
     verbosity: int
     #: Earlier peaks, when --fail-on-increase checks them (None otherwise).
     history: IncreaseHistory | None = None
+    #: Why a failure lists no allocation sites, where the backend records none.
+    no_sites: str | None = None
 
 
 class Limit(abc.ABC):
@@ -117,6 +119,8 @@ class MemoryLimit(Limit):
         if judging.verbosity >= 0:
             most = None if judging.verbosity >= 2 else LISTED_SITES
             details = render_sites("List of allocations:", sites, judging.stacks, most)
+            if not sites and judging.no_sites is not None:
+                details += f"\n    ({judging.no_sites})"
         return Failure(
             summary=(
                 f"Test was limited to {format_size(self.limit)} but allocated {format_size(peak)}"

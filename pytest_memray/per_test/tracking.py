@@ -216,6 +216,9 @@ class PerTestTracking:
                 stacks=self.settings.stacks,
                 verbosity=self.settings.verbosity,
                 history=self._history,
+                no_sites=None
+                if self.backend.capabilities.allocation_sites
+                else f"the {self.backend.name} backend does not record where memory is allocated",
             )
             failure = limit.check(outcome, judging)
         if report.passed and failure is not None:

@@ -14,10 +14,6 @@ from pytest_memray.backends.interface import AllocationSite, Measurement, NotMea
 from pytest_memray.reporting.summary import histogram, top_sites
 from pytest_memray.stack import StackFrame
 
-#: Values of a result's ``outcome``; ``interrupted`` is a test that never reported its call
-#: (Ctrl-C while it ran). Docs: docs/json.rst.
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
-
 
 @dataclass(frozen=True)
 class MemoryResult:
