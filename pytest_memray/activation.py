@@ -40,6 +40,8 @@ from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.tracking import PerTestTracking, PytestMemrayWarning
 from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.html_column import PLUGIN_NAME as COLUMN_PLUGIN_NAME
+from pytest_memray.reporting.html_column import reads_peaks_as_reported, register_if_available
 from pytest_memray.reporting.outputs import SessionOutputs
 from pytest_memray.reporting.results import MemoryResult
 from pytest_memray.reporting.xdist import (
@@ -125,11 +127,8 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
             SessionOutputs(settings, choice, collector, _junit_file(config)),
             f"{PLUGIN_NAME}_outputs",
         )
-        if config.pluginmanager.hasplugin("html"):
-            from pytest_memray.reporting import html_column
-
-            if html_column.register_if_available(config):
-                active.registered.append(config.pluginmanager.get_plugin(html_column.PLUGIN_NAME))
+        if register_if_available(config):
+            active.registered.append(config.pluginmanager.get_plugin(COLUMN_PLUGIN_NAME))
         if config.pluginmanager.hasplugin("xdist"):
             receiver = ControllerReceiver(
                 choice.backend, collector, settings.bin_prefix, context.session_id
@@ -145,7 +144,7 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
     active.tracking = PerTestTracking(
         settings,
         choice.backend,
-        results_at_once=gate is not None or bool(getattr(config.option, "htmlpath", None)),
+        results_at_once=gate is not None or reads_peaks_as_reported(config),
         history=_increase_history(config, settings),
         deliver=deliver,
         collected_elsewhere=worker,

@@ -54,7 +54,7 @@ class BaselineGate:
             return Failure(
                 summary=(
                     f"Test has a baseline peak in {baseline.path}, but its memory could not "
-                    f"be measured: {not_measured or 'no result came back'}"
+                    f"be measured: {not_measured}"
                 ),
                 section=MEMORY_SECTION,
                 details="",

@@ -75,7 +75,7 @@ class Limit(abc.ABC):
         """Frames to record per allocation, given ``--stacks``."""
         return stacks
 
-    def check(self, outcome: Outcome | None, judging: Judging) -> Failure | None:
+    def check(self, outcome: Outcome, judging: Judging) -> Failure | None:
         """The failure this limit finds in ``outcome``, or None."""
         return None
 
@@ -83,10 +83,11 @@ class Limit(abc.ABC):
         """The failure this limit finds in the objects the call left alive, or None."""
         return None
 
-    def _not_measured(self, outcome: Outcome | None, what: str) -> Failure:
-        reason = outcome.reason if isinstance(outcome, NotMeasured) else "no result came back"
+    def _not_measured(self, outcome: NotMeasured, what: str) -> Failure:
         return Failure(
-            summary=f"{what}, but the memory of this test could not be measured: {reason}",
+            summary=(
+                f"{what}, but the memory of this test could not be measured: {outcome.reason}"
+            ),
             section=MEMORY_SECTION,
             details="",
         )
@@ -104,8 +105,8 @@ class MemoryLimit(Limit):
     def limit_bytes(self) -> int | None:
         return self.limit
 
-    def check(self, outcome: Outcome | None, judging: Judging) -> Failure | None:
-        if not isinstance(outcome, Measurement):
+    def check(self, outcome: Outcome, judging: Judging) -> Failure | None:
+        if isinstance(outcome, NotMeasured):
             return self._not_measured(outcome, f"Test was limited to {format_size(self.limit)}")
         peak, sites = self.judged_peak(outcome)
         if judging.history is not None:
@@ -158,12 +159,13 @@ class LeaksLimit(Limit):
     def stack_depth(self, stacks: int) -> int:
         return max(stacks, LEAK_FRAMES)
 
-    def check(self, outcome: Outcome | None, judging: Judging) -> Failure | None:
-        if not isinstance(outcome, Measurement) or outcome.leaked_sites is None:
-            return self._not_measured(
-                outcome, f"Test was allowed to leak {format_size(self.limit)} per location"
-            )
+    def check(self, outcome: Outcome, judging: Judging) -> Failure | None:
+        what = f"Test was allowed to leak {format_size(self.limit)} per location"
+        if isinstance(outcome, NotMeasured):
+            return self._not_measured(outcome, what)
         sites = outcome.leaked_sites
+        if sites is None:
+            return self._not_measured(NotMeasured("the backend reported no leaks for it"), what)
         if self.current_thread_only:
             sites = _own_thread(outcome, sites)
         else:

@@ -15,14 +15,14 @@ from collections.abc import Callable, Generator
 
 import pytest
 
-from pytest_memray.backends.interface import Backend, Outcome, TrackingRequest
+from pytest_memray.backends.interface import Backend, NotMeasured, Outcome, TrackingRequest
 from pytest_memray.per_test.capture_files import capture_file_name
 from pytest_memray.per_test.failures import Failure, mark_failed
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.limits import Judging, Limit, MemoryLimit
 from pytest_memray.per_test.markers import MarkerError, limit_for
 from pytest_memray.per_test.window import CallState, InstrumentedCall, instrumented
-from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.results import NOT_SEEN_RUNNING, MemoryResult, no_figures
 from pytest_memray.reporting.wire import (
     HANDLE_ATTR,
     LIMIT_ATTR,
@@ -145,6 +145,7 @@ class PerTestTracking:
         state = CallState(limit)
         item.stash[_call_key] = state
         request = self._request_for(item, limit) if measure else None
+        state.needed_at_once = request is not None and request.needed_at_once
         limit_bytes = None if limit is None else limit.limit_bytes
         with instrumented(item, InstrumentedCall(self.backend, request, state)):
             try:
@@ -205,6 +206,9 @@ class PerTestTracking:
 
     def _give_verdict(self, item: pytest.Item, report: pytest.TestReport, state: CallState) -> None:
         limit, outcome = state.limit, state.outcome
+        if outcome is None and state.needed_at_once:
+            # The backend broke its promise, or the test's code never ran in the window.
+            outcome = NotMeasured(no_figures(self.backend.name) if state.ran else NOT_SEEN_RUNNING)
         if state.handle is not None:
             setattr(report, HANDLE_ATTR, state.handle)
             if limit is not None and limit.limit_bytes is not None:
@@ -220,6 +224,8 @@ class PerTestTracking:
                 if self.backend.capabilities.allocation_sites
                 else f"the {self.backend.name} backend does not record where memory is allocated",
             )
+            # A limit that needs a measurement asked for it at once: there is an outcome.
+            assert outcome is not None
             failure = limit.check(outcome, judging)
         if report.passed and failure is not None:
             mark_failed(report, failure)

@@ -206,6 +206,8 @@ class CallState:
     census_failure: Failure | None = None
     #: The test code ran (the window opened).
     ran: bool = False
+    #: Its outcome must come back right after the call (a limit or the gate judges it).
+    needed_at_once: bool = False
     #: The test's call is over (pytest's call hook returned): the report made now is the
     #: test's own, not one of its subtests'.
     finished: bool = False

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_memray.reporting.results import InternTable, MemoryResult
+from pytest_memray.reporting.results import InternTable, MemoryResult, no_figures
 from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR, TRACKED_ATTR
 
 #: A test that started but never reported its call (Ctrl-C while it ran).
@@ -155,7 +155,7 @@ class ResultCollector:
                 reason = (
                     "the session was interrupted before this test's figures were read"
                     if self.interrupted
-                    else f"the {self._backend_name} backend handed no figures back"
+                    else no_figures(self._backend_name)
                 )
             self.results[nodeid] = MemoryResult.unmeasured(nodeid, reason, limit_bytes)
         self._pending.clear()

@@ -45,6 +45,12 @@ def _column_index(cells: list[str]) -> int:
     return 3 if len(cells) >= 4 else len(cells)
 
 
+def reads_peaks_as_reported(config: pytest.Config) -> bool:
+    """Whether pytest-html writes a report in this session: it reads each test's peak as the
+    test is reported, so no backend may hand the figures over later."""
+    return config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
+
+
 def register_if_available(config: pytest.Config) -> bool:
     """Register the column when pytest-html is loaded; True when it was registered."""
     manager = config.pluginmanager

@@ -15,6 +15,16 @@ from pytest_memray.reporting.summary import histogram, top_sites
 from pytest_memray.stack import StackFrame
 
 
+def no_figures(backend_name: str) -> str:
+    """Why a tracked test has no figures when its backend handed none back."""
+    return f"the {backend_name} backend handed no figures back"
+
+
+#: Why a measured test has no figures when its own code never ran inside the plugin's window
+#: (another plugin ran it without calling the test function the plugin wrapped).
+NOT_SEEN_RUNNING = "its code was not run through the test function the plugin wraps"
+
+
 @dataclass(frozen=True)
 class MemoryResult:
     """One tracked test: its figures (or why there are none) and the limit a marker set."""

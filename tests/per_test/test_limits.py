@@ -37,9 +37,6 @@ def test_a_limit_never_passes_on_a_figure_that_was_not_measured() -> None:
         "Test was limited to 1.0KiB, but the memory of this test could not be measured: "
         "its worker crashed"
     )
-    missing = MemoryLimit(1024).check(None, JUDGING)
-    assert missing is not None
-    assert "no result came back" in missing.summary
 
 
 @pytest.mark.parametrize(("leaked", "fails"), [(1023, False), (1024, True)])
