@@ -21,7 +21,7 @@ from ...helpers import (
 )
 
 if MEMRAY_MISSING is None:
-    from pytest_memray.backends.memray.backend import ALONE_RECORDS
+    from pytest_memray.backends.memray.replay import ALONE_RECORDS
 else:  # only the tracemalloc cases run, and any count will do for them
     ALONE_RECORDS = 100_000
 

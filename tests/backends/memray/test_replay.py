@@ -92,14 +92,15 @@ def _replayed(
 
     import memray
 
-    from pytest_memray.backends.memray import backend as memray_backend
+    from pytest_memray.backends.memray import marks
+    from pytest_memray.backends.memray.replay import replay
 
     path = tmp_path / "call.bin"
     path.unlink(missing_ok=True)
     with memray.Tracker(path, file_format=memray.FileFormat.ALL_ALLOCATIONS):
-        memray_backend._place_mark(memray_backend._MARK_BASE)
+        marks.place_mark(marks.MARK_BASE)
         call()
-        memray_backend._place_mark(memray_backend._MARK_BASE + memray_backend._MARK_STEP)
+        marks.place_mark(marks.MARK_BASE + marks.MARK_STEP)
     read = 0
 
     def counted(records: Any) -> Iterator[Any]:
@@ -111,7 +112,7 @@ def _replayed(
     reader = memray.FileReader(path)
     tracemalloc.start()
     try:
-        results, stats = memray_backend.replay(counted(reader.get_allocation_records()), 5, False)
+        results, stats = replay(counted(reader.get_allocation_records()), 5, False)
         most_bytes = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -186,9 +187,9 @@ def test_allocations_kept_below_an_earlier_peak_then_past_it() -> None:
 
 def _mark_payload(index: int) -> int:
     """Bytes to ask ``bytes()`` for so that memray records exactly boundary mark ``index``."""
-    from pytest_memray.backends.memray import backend as memray_backend
+    from pytest_memray.backends.memray.marks import MARK_BASE, MARK_STEP
 
-    return memray_backend._MARK_BASE + index * memray_backend._MARK_STEP
+    return MARK_BASE + index * MARK_STEP
 
 
 @pytest.mark.parametrize("index", [0, 1])
@@ -208,19 +209,19 @@ def test_an_allocation_of_a_marks_size_is_the_tests_own(index: int) -> None:
 
 
 MARK_SIZED = """
-from pytest_memray.backends.memray.backend import _MARK_BASE, _MARK_STEP
+from pytest_memray.backends.memray.marks import MARK_BASE, MARK_STEP
 
 def test_0():
-    data = bytes(_MARK_BASE + 1 * _MARK_STEP)  # the closing mark of the batch's first call
+    data = bytes(MARK_BASE + 1 * MARK_STEP)  # the closing mark of the batch's first call
 
 def test_1():
     data = bytearray(1024)
 
 def test_2():
-    data = bytes(_MARK_BASE + 5 * _MARK_STEP)  # the closing mark of the batch's third call
+    data = bytes(MARK_BASE + 5 * MARK_STEP)  # the closing mark of the batch's third call
 
 def test_3():
-    data = bytes(_MARK_BASE)  # the first mark of every batch
+    data = bytes(MARK_BASE)  # the first mark of every batch
 """
 
 
