@@ -96,7 +96,7 @@ class MemrayBackend(Backend):
                 self._close_batch()
                 batch = self._batch = Batch(self._scratch, handle, request)
             self._batched[handle] = request.test_id
-            return BatchedTracking(batch, request, handle, self, self.tracker_instead)
+            return BatchedTracking(batch, request, handle, self.tracker_instead)
         return self.tracker_instead(request, handle)
 
     def tracker_instead(self, request: TrackingRequest, handle: int) -> TrackerPerCall:

@@ -19,12 +19,18 @@ import memray
 
 from pytest_memray.backends.interface import (
     ActiveTracking,
-    Backend,
     NotMeasured,
     Outcome,
     TrackingRequest,
 )
-from pytest_memray.backends.memray.marks import MARK_BASE, MARK_STEP, place_mark
+from pytest_memray.backends.memray.hooks import enter_tracker, exit_tracker, rearm_profile_hook
+from pytest_memray.backends.memray.marks import (
+    ANCHOR,
+    MARK_BASE,
+    MARK_STEP,
+    place_mark,
+    place_probe,
+)
 from pytest_memray.backends.memray.per_call import TrackerPerCall
 from pytest_memray.backends.memray.replay import replay
 from pytest_memray.backends.memray.storage import storage_problem
@@ -48,7 +54,6 @@ class Batch:
         self.calls = 0
         #: A boundary mark could not be placed: no more calls go into this batch.
         self.broken = False
-        self._marks = 0  # boundary marks reserved so far
         folder.mkdir(parents=True, exist_ok=True)
         self.path.unlink(missing_ok=True)
         _describe_batch(self.path, first, self.depth, self.show_native)
@@ -58,7 +63,7 @@ class Batch:
             trace_python_allocators=self.trace_python_allocators,
             file_format=memray.FileFormat.ALL_ALLOCATIONS,
         )
-        self._tracker.__enter__()
+        enter_tracker(self._tracker)
 
     def takes(self, request: TrackingRequest, batch_size: int) -> bool:
         """Whether a call asking for ``request`` can be recorded in this batch."""
@@ -70,21 +75,16 @@ class Batch:
             and request.stack_depth == self.depth
         )
 
-    def next_mark_sizes(self) -> tuple[int, int]:
-        """Sizes to ask for the next call's two boundary marks.
-
-        They are worked out before the call starts, so that placing the closing mark makes
-        no allocation but the mark itself.
-        """
-        opening = MARK_BASE + self._marks * MARK_STEP
-        self._marks += 2
+    def next_mark_size(self) -> int:
+        """The size to ask for the next call's opening mark."""
+        opening = MARK_BASE + self.calls * MARK_STEP
         self.calls += 1
-        return opening, opening + MARK_STEP
+        return opening
 
     def stop_recording(self) -> str | None:
         """Stop the Tracker; why its file is unusable, or None."""
         try:
-            self._tracker.__exit__(None, None, None)
+            exit_tracker(self._tracker)
         except Exception as exc:
             return f"memray could not finish its capture file ({exc})"
         return None
@@ -165,42 +165,40 @@ class BatchedTracking(ActiveTracking):
         batch: Batch,
         request: TrackingRequest,
         handle: int,
-        backend: Backend,
         instead: Instead,
     ) -> None:
         super().__init__(handle)
         self._batch = batch
         self._request = request
-        self._backend = backend
         self._tracker_instead = instead
-        self._opening, self._closing = batch.next_mark_sizes()
-        self._failed: str | None = None
+        self._opening = batch.next_mark_size()
+        #: Alive while the test runs (set to None beforehand, so that setting it allocates
+        #: nothing inside the window).
+        self._anchor: bytes | None = None
         #: A Tracker of its own, where the opening mark could not be placed.
         self._instead: TrackerPerCall | None = None
 
     def open(self) -> None:
+        rearm_profile_hook()
         try:
-            place_mark(self._opening)  # last: the window starts after it
+            place_mark(self._opening)
         except MemoryError:
             # No room for a mark: this call and the ones after it get Trackers of their own.
             self._batch.broken = True
             self._batch.calls -= 1  # this call has no window in the batch
             self._instead = self._tracker_instead(self._request, self.handle)
             self._instead.open()
+            return
+        self._anchor = bytes(ANCHOR)  # last: the window starts after it
 
     def close(self) -> None:
         if self._instead is not None:
             self._instead.close()
             return
-        try:
-            place_mark(self._closing)  # first: the window ends before anything else
-        except MemoryError:
-            # The call's window stays open: it cannot be measured, and no more calls join.
-            self._failed = "the closing boundary mark of its memray batch could not be allocated"
-            self._batch.broken = True
+        self._anchor = None  # first: freeing the anchor ends the window
+        place_probe()
+        rearm_profile_hook()
 
     def stop(self) -> None:
         if self._instead is not None:
             self._instead.stop()
-        elif self._failed is not None:
-            self._backend.hand_over(self.handle, NotMeasured(self._failed))

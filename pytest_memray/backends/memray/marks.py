@@ -1,11 +1,26 @@
 """Boundary marks: how a batch tells, in its capture file, where each test call starts and ends.
 
-Each call is bracketed by two marks: zero-filled ``bytes`` objects of 256 MiB and more
-(allocated with ``calloc``, so no page is touched), each of its own size, made by
-:func:`place_mark` and freed at once. Mark ``n`` of a batch is ``MARK_BASE + n * MARK_STEP``
-bytes long; call ``c`` opens with mark ``2c`` and closes with mark ``2c + 1``. A record is a
-mark only if it has the expected size *and* its innermost frame is :func:`place_mark`, so a
-test allocating that very size is not taken for a boundary.
+Nothing here depends on the Python stacks memray records, because those come from a profile
+hook (``sys.setprofile``) that a test, a fixture or a profiler such as :mod:`cProfile` may
+replace at any time; the boundaries are told by the records themselves:
+
+* **The opening mark** of call ``c`` is a zero-filled ``bytes`` object of
+  ``MARK_BASE + c * MARK_STEP`` bytes (256 MiB and more, allocated with ``calloc``, so no
+  page is touched), made by :func:`place_mark` and freed at once. Between two calls only
+  pytest's and the fixtures' code runs, never a test's, so an allocation of that exact,
+  odd size there is the mark. To be sure, the next allocation of the same thread must be...
+* **the anchor**: a small ``bytes`` object of :data:`ANCHOR` bytes, made right after the mark
+  and kept alive during the test. The window of the call starts after the anchor is made and
+  ends where it is freed, the first thing after the test's code returns: no test can free
+  memory it does not hold, so nothing a test does can end a window early or late, whatever
+  sizes it allocates.
+* **The probe**, a small allocation of :data:`PROBE` bytes made by :func:`place_probe` right
+  after the window, tells whether memray still saw Python frames when the test ended: its
+  innermost frame is :func:`place_probe` when it did, and missing when the test replaced the
+  profile hook.
+
+Before and after a window the backend gives memray its profile hook back unless another
+profiler holds it (:mod:`.hooks`), so the tests after one that replaced it get their locations.
 """
 
 from __future__ import annotations
@@ -13,19 +28,35 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-#: Size of the first boundary mark; mark ``n`` is ``MARK_BASE + n * MARK_STEP`` bytes long.
+from pytest_memray.backends.interface import is_plugin_file
+
+#: Size of the first opening mark; call ``c`` opens with ``MARK_BASE + c * MARK_STEP`` bytes.
 MARK_BASE = 256 * 1024 * 1024 + 7
 MARK_STEP = 4096
+#: Bytes of the anchor kept alive during a call (more than pymalloc's 512, so that memray
+#: records it without ``--trace-python-allocators``).
+ANCHOR = 1031
+#: Bytes of the probe placed after a call.
+PROBE = 1043
+_HEADER = sys.getsizeof(b"")
+#: What memray records for an anchor and a probe: the objects' whole allocations.
+ANCHOR_SIZE = _HEADER + ANCHOR
+PROBE_SIZE = _HEADER + PROBE
 
 
-def mark_size(index: int) -> int:
-    """What memray records for boundary mark ``index``: the object's whole allocation."""
-    return sys.getsizeof(b"") + MARK_BASE + index * MARK_STEP
+def mark_size(call: int) -> int:
+    """What memray records for the opening mark of call ``call``: the whole allocation."""
+    return _HEADER + MARK_BASE + call * MARK_STEP
 
 
 def place_mark(size: int) -> None:
     mark = bytes(size)  # calloc'ed: costs no memory
     del mark
+
+
+def place_probe() -> None:
+    probe = bytes(PROBE)
+    del probe
 
 
 def marks_fit(batch_size: int) -> bool:
@@ -36,21 +67,21 @@ def marks_fit(batch_size: int) -> bool:
     session, batching stops from the next test on.
     """
     try:
-        place_mark(MARK_BASE + batch_size * 2 * MARK_STEP)
+        place_mark(MARK_BASE + batch_size * MARK_STEP)
     except MemoryError:
         return False
     return True
 
 
-#: How memray names the innermost frame of a boundary mark: function and source file.
-_MARK_FRAME = (place_mark.__code__.co_name, place_mark.__code__.co_filename)
+_PROBE_FRAME = (place_probe.__code__.co_name, place_probe.__code__.co_filename)
 
 
-def is_mark(record: Any) -> bool:
-    """Whether an allocation of a mark's size was made by :func:`place_mark`.
-
-    Only records of exactly a mark's size get here, so the stack is looked at rarely; a test
-    that allocates the same size from its own code is not taken for a boundary.
-    """
+def saw_frames(record: Any, probe: bool = False) -> bool:
+    """Whether memray saw the plugin's own Python frame when it recorded ``record`` (an anchor,
+    or a probe when ``probe``): False when the profile hook it uses was not its own then."""
     frames = record.stack_trace(max_stacks=1)
-    return bool(frames) and frames[0][:2] == _MARK_FRAME
+    if not frames:
+        return False
+    if probe:
+        return bool(frames[0][:2] == _PROBE_FRAME)
+    return is_plugin_file(str(frames[0][1]))

@@ -24,6 +24,12 @@ from pytest_memray.backends.interface import (
     Outcome,
     TrackingRequest,
 )
+from pytest_memray.backends.memray.hooks import (
+    HOOK_NOT_OURS,
+    enter_tracker,
+    exit_tracker,
+    foreign_profiler,
+)
 from pytest_memray.backends.memray.records import sites_of
 from pytest_memray.backends.memray.storage import storage_problem
 
@@ -54,10 +60,13 @@ class TrackerPerCall(ActiveTracking):
             file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS,
         )
         self._open = False
+        #: Another profiler held the profile hook when the test started.
+        self._foreign = False
 
     def open(self) -> None:
         try:
-            self._tracker.__enter__()
+            self._foreign = foreign_profiler() is not None
+            enter_tracker(self._tracker)
         except Exception as exc:
             self._failed = f"memray could not start tracking ({exc})"
         else:
@@ -70,7 +79,7 @@ class TrackerPerCall(ActiveTracking):
         if self._request.want_leaks:
             gc.collect()  # unreachable cycles are garbage, not leaks
         try:
-            self._tracker.__exit__(None, None, None)
+            exit_tracker(self._tracker)
         except Exception as exc:
             self._failed = f"memray could not finish its capture file ({exc})"
 
@@ -117,6 +126,7 @@ class TrackerPerCall(ActiveTracking):
                 leaked_sites=leaked,
                 test_thread_id=int(metadata.main_thread_id),
                 capture_file=str(self._path) if self._keep else None,
+                notes=[HOOK_NOT_OURS] if self._foreign else [],
             )
         finally:
             reader.close()

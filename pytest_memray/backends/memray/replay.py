@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 import memray
 
 from pytest_memray.backends.interface import AllocationSite, Measurement
-from pytest_memray.backends.memray.marks import is_mark, mark_size
+from pytest_memray.backends.memray.hooks import HOOK_NOT_OURS, HOOK_REPLACED
+from pytest_memray.backends.memray.marks import ANCHOR_SIZE, PROBE_SIZE, mark_size, saw_frames
 from pytest_memray.backends.memray.records import made_by_plugin, stack_of
 
 #: A batched call that made this many records or more would have been measured faster by a
@@ -62,19 +63,52 @@ def replay(
     stream = iter(records)
     call = 0
     opening = mark_size(0)
+    #: Threads whose last allocation was an opening mark: the next one may be its anchor.
+    marked: set[int] = set()
+    #: The call whose probe is still to come, and its thread.
+    probed: Measurement | None = None
+    probe_thread = 0
     for record in stream:
-        # Between calls: only the next call's opening mark matters.
-        if record.size == opening and record.allocator not in _FREES and is_mark(record):
-            outcome = _replay_call(stream, mark_size(2 * call + 1), depth, native, record)
-            if outcome is None:
-                break  # the file ended inside the call: its closing mark was never placed
-            measurement, held, made = outcome
-            results.append((call, measurement))
-            if made >= ALONE_RECORDS:
-                heavy.add(call)
-            most_held = max(most_held, held)
-            call += 1
-            opening = mark_size(2 * call)
+        # Between calls: only the next call's opening mark, its anchor and the last call's
+        # probe matter. Most records are none of them: their size is all that is read.
+        size = record.size
+        if not marked and probed is None:
+            if size == opening and record.allocator not in _FREES:
+                marked.add(record.tid)
+            continue
+        if record.allocator in _FREES:
+            continue  # frees never break the pattern
+        thread = record.tid
+        if size == opening:
+            marked.add(thread)
+            continue
+        if probed is not None and thread == probe_thread:
+            if (
+                size == PROBE_SIZE
+                and HOOK_NOT_OURS not in probed.notes
+                and not saw_frames(record, probe=True)
+            ):
+                probed.notes.append(HOOK_REPLACED)
+            probed = None
+        if thread not in marked:
+            continue
+        marked.discard(thread)
+        if size != ANCHOR_SIZE:
+            continue  # not a boundary: an allocation of the mark's size by someone else
+        marked.clear()
+        outcome = _replay_call(stream, record.address, depth, native, record)
+        if outcome is None:
+            break  # the file ended inside the call: its anchor was never freed
+        measurement, held, made = outcome
+        if not saw_frames(record):
+            measurement.notes.append(HOOK_NOT_OURS)
+        results.append((call, measurement))
+        probed, probe_thread = measurement, thread
+        if made >= ALONE_RECORDS:
+            heavy.add(call)
+        most_held = max(most_held, held)
+        call += 1
+        opening = mark_size(call)
     return results, ReplayStats(most_held=most_held, calls=len(results), heavy=frozenset(heavy))
 
 
@@ -201,10 +235,11 @@ class _Call:
 
 
 def _replay_call(
-    stream: Iterator[Any], closing: int, depth: int, native: bool, opening: Any
+    stream: Iterator[Any], anchor: int, depth: int, native: bool, opening: Any
 ) -> tuple[Measurement, int, int] | None:
-    """Read one call's records up to its closing mark: its measurement, the most
-    allocations held at once, and how many records it made; None if the stream ends first."""
+    """Read one call's records up to the free of its anchor (at address ``anchor``): its
+    measurement, the most allocations held at once, and how many records it made; None if
+    the stream ends first."""
     call = _Call(native)
     recent, after, before, gone, maps = call.recent, call.after, call.before, call.gone, call.maps
     current = peak = 0
@@ -217,6 +252,8 @@ def _replay_call(
         kind = record.allocator
         if kind in frees:
             address = record.address
+            if address == anchor:
+                return call.measurement(peak, opening, depth), most_held, records
             fresh = recent.pop(address, None)
             if fresh is not None:
                 current -= fresh.size
@@ -236,8 +273,6 @@ def _replay_call(
             most_held = max(most_held, settled)
         else:
             address, size = record.address, record.size
-            if size == closing and is_mark(record):
-                return call.measurement(peak, opening, depth), most_held, records
             stack_id = record.stack_id
             own = plugin_stacks.get(stack_id)
             if own is None:

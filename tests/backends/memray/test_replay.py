@@ -99,8 +99,10 @@ def _replayed(
     path.unlink(missing_ok=True)
     with memray.Tracker(path, file_format=memray.FileFormat.ALL_ALLOCATIONS):
         marks.place_mark(marks.MARK_BASE)
+        anchor: bytes | None = bytes(marks.ANCHOR)
         call()
-        marks.place_mark(marks.MARK_BASE + marks.MARK_STEP)
+        anchor = None  # the window ends where the anchor is freed
+        del anchor
     read = 0
 
     def counted(records: Any) -> Iterator[Any]:
@@ -194,7 +196,7 @@ def _mark_payload(index: int) -> int:
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_an_allocation_of_a_marks_size_is_the_tests_own(index: int) -> None:
-    """Mark 0 opens the batch's first call and mark 1 closes it: a test making either size
+    """Mark 0 opens the batch's first call and mark 1 the next: a test making either size
     keeps its own figure (today's test size is calloc'ed: it costs no memory)."""
 
     def call() -> None:
@@ -212,13 +214,13 @@ MARK_SIZED = """
 from pytest_memray.backends.memray.marks import MARK_BASE, MARK_STEP
 
 def test_0():
-    data = bytes(MARK_BASE + 1 * MARK_STEP)  # the closing mark of the batch's first call
+    data = bytes(MARK_BASE + 1 * MARK_STEP)  # the opening mark of the batch's next call
 
 def test_1():
     data = bytearray(1024)
 
 def test_2():
-    data = bytes(MARK_BASE + 5 * MARK_STEP)  # the closing mark of the batch's third call
+    data = bytes(MARK_BASE + 3 * MARK_STEP)  # the opening mark of the batch's next call
 
 def test_3():
     data = bytes(MARK_BASE)  # the first mark of every batch

@@ -1,0 +1,179 @@
+"""Tests that use profilers themselves: every test keeps its figure, and every profiler its data.
+
+memray sees Python stacks through the thread's profile hook, the hook that ``sys.setprofile``,
+:mod:`cProfile` (before Python 3.12) and profilers written in Python use too. A test that
+replaces it, or a fixture that profiles around tests, must cost neither that test's figure nor
+the next tests' (batches of the memray backend once lost up to 500 of them, as "the disk may
+be full"), and the profiler must see the calls it was asked to see. Both backends, serially
+and under xdist.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..helpers import Runner, requires_xdist
+
+MIB = 1024 * 1024
+
+#: Each test holds a bytearray of a size of its own; the profile hook changes in between.
+PROFILED = """
+import cProfile
+import io
+import pstats
+import sys
+import threading
+
+import pytest
+
+MIB = 1024 * 1024
+
+
+def helper(mib):
+    return bytearray(mib * MIB)
+
+
+def test_00_before():
+    data = bytearray(1 * MIB)
+
+
+def test_01_clears_the_hook():
+    sys.setprofile(None)
+    data = bytearray(2 * MIB)
+
+
+def test_02_after_clearing():
+    data = bytearray(3 * MIB)
+
+
+def test_03_own_cprofile_sees_its_calls():
+    profiler = cProfile.Profile()
+    profiler.enable()
+    helper(4)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).print_stats()
+    assert "helper" in out.getvalue()
+
+
+def test_04_after_cprofile():
+    data = bytearray(5 * MIB)
+
+
+def test_05_own_profile_function_sees_its_calls():
+    seen = []
+    sys.setprofile(lambda frame, event, arg: seen.append(frame.f_code.co_name))
+    helper(6)
+    sys.setprofile(None)
+    assert "helper" in seen
+
+
+def test_06_threading_setprofile():
+    threading.setprofile(lambda frame, event, arg: None)
+    data = bytearray(7 * MIB)
+    threading.setprofile(None)
+
+
+LEFT_RUNNING = []
+
+
+def test_07_cprofile_left_running():
+    LEFT_RUNNING.append(cProfile.Profile())
+    LEFT_RUNNING[0].enable()
+    data = bytearray(8 * MIB)
+
+
+def test_08_after_one_left_running():
+    data = bytearray(9 * MIB)
+    del data
+    if LEFT_RUNNING:  # not under xdist when the previous test ran in the other worker
+        LEFT_RUNNING[0].disable()  # still running: the plugin did not take it away
+        LEFT_RUNNING[0].create_stats()
+        assert LEFT_RUNNING[0].stats  # it saw pytest's calls between the two tests
+
+
+@pytest.fixture
+def cprofiled():
+    profiler = cProfile.Profile()
+    profiler.enable()
+    yield
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).print_stats()
+    assert "helper" in out.getvalue(), out.getvalue()
+
+
+@pytest.fixture
+def py_profiled():
+    seen = []
+    sys.setprofile(lambda frame, event, arg: seen.append(frame.f_code.co_name))
+    yield
+    sys.setprofile(None)
+    assert "helper" in seen
+
+
+def test_09_fixture_cprofile(cprofiled):
+    helper(10)
+
+
+@pytest.mark.limit_memory("100 MB")
+def test_10_fixture_cprofile_with_a_limit(cprofiled):
+    helper(11)
+
+
+def test_11_fixture_profile_function(py_profiled):
+    helper(12)
+
+
+@pytest.mark.limit_memory("100 MB")
+def test_12_fixture_profile_function_with_a_limit(py_profiled):
+    helper(13)
+
+
+def test_13_last():
+    data = bytearray(14 * MIB)
+"""
+
+#: The MiB each test holds at its peak, by test name.
+EXPECTED = {
+    "test_00_before": 1,
+    "test_01_clears_the_hook": 2,
+    "test_02_after_clearing": 3,
+    "test_03_own_cprofile_sees_its_calls": 4,
+    "test_04_after_cprofile": 5,
+    "test_05_own_profile_function_sees_its_calls": 6,
+    "test_06_threading_setprofile": 7,
+    "test_07_cprofile_left_running": 8,
+    "test_08_after_one_left_running": 9,
+    "test_09_fixture_cprofile": 10,
+    "test_10_fixture_cprofile_with_a_limit": 11,
+    "test_11_fixture_profile_function": 12,
+    "test_12_fixture_profile_function_with_a_limit": 13,
+    "test_13_last": 14,
+}
+
+
+def _check(runner: Runner, *args: str) -> None:
+    runner.write(PROFILED)
+    result = runner.run(
+        "--memray", "--memray-json=out.json", "-p", "no:randomly", "-p", "no:cacheprovider", *args
+    )
+    output = result.stdout.str()
+    assert result.ret == 0, output
+    result.assert_outcomes(passed=len(EXPECTED))
+    assert "Not measured" not in output
+    document = json.loads((runner.pytester.path / "out.json").read_text(encoding="utf-8"))
+    peaks = {test["nodeid"].split("::")[1]: test["peak_bytes"] for test in document["tests"]}
+    assert set(peaks) == set(EXPECTED)
+    for name, mib in EXPECTED.items():
+        # a bytearray's header and at most a pymalloc arena (1 MiB) more, never less
+        assert mib * MIB <= peaks[name] <= (mib + 1) * MIB, (name, peaks[name])
+
+
+def test_profilers_in_tests_and_fixtures_cost_no_figure(runner: Runner) -> None:
+    _check(runner)
+
+
+@requires_xdist
+def test_profilers_in_tests_and_fixtures_cost_no_figure_under_xdist(runner: Runner) -> None:
+    _check(runner, "-n", "2")
