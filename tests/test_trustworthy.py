@@ -295,16 +295,19 @@ def test_a_capture_that_cannot_be_written_is_not_measured(
         assert "Test was limited to 1.0MiB but allocated 2.0MiB" in lines
         return
     # The memray backend cannot write its captures: the tests it could not measure are
-    # listed with the reason, and the limit fails saying why instead of passing on 0 B.
+    # listed with the reason, and the limit fails saying why instead of passing on 0 B; where
+    # the limited test's own capture was written to its end, it fails on its true figure.
     assert (
         "FAILED test_disk.py::test_limited" in result.stdout or "MEMORY PROBLEMS" in result.stdout
     )
-    assert (
+    limited_unmeasured = (
         "Test was limited to 1.0MiB, but the memory of this test could not be measured: "
         f"its capture file reached the file size limit of {kib * 1024} bytes (ulimit -f)"
     ) in result.stdout
+    assert limited_unmeasured or "Test was limited to 1.0MiB but allocated 2.0MiB" in lines
     listed = [line for line in lines if line.startswith("\t- test_disk.py::")]
-    assert len(measured) + len(listed) == 31
+    # the report lists no failed test: test_limited is in it only as not measured
+    assert len(measured) + len(listed) == (31 if limited_unmeasured else 30)
     for block in measured.values():
         assert not any("Total memory allocated: 0.0B" in line for line in block)
     assert listed

@@ -31,7 +31,7 @@ from pytest_memray.backends.memray.hooks import (
     foreign_profiler,
 )
 from pytest_memray.backends.memray.records import sites_of
-from pytest_memray.backends.memray.storage import storage_problem
+from pytest_memray.backends.memray.storage import capture_problem
 
 
 class TrackerPerCall(ActiveTracking):
@@ -54,7 +54,8 @@ class TrackerPerCall(ActiveTracking):
         self._path.unlink(missing_ok=True)  # memray refuses to overwrite
         # Precise leak grouping needs native frames and every small-object allocation.
         self._tracker = memray.Tracker(
-            self._path,
+            # Uncompressed, so that its end tells whether it is complete (see .storage).
+            destination=memray.FileDestination(self._path, compress_on_exit=False),
             native_traces=request.show_native_frames or request.want_leaks,
             trace_python_allocators=request.trace_python_allocators or request.want_leaks,
             file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS,
@@ -87,7 +88,7 @@ class TrackerPerCall(ActiveTracking):
         self.close()
         outcome: Outcome
         if self._failed is None:
-            self._failed = storage_problem(self._path)
+            self._failed = capture_problem(self._path)
         if self._failed is not None:
             outcome = NotMeasured(self._failed)
         else:
