@@ -15,6 +15,7 @@ collecting process replays it (:meth:`MemrayBackend.recover`), from the worker's
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import memray
@@ -34,9 +35,12 @@ from pytest_memray.backends.memray.marks import marks_fit
 from pytest_memray.backends.memray.per_call import TrackerPerCall
 from pytest_memray.backends.memray.scratch import (
     MAIN,
+    hold,
     process_folder,
+    release,
     remove,
     remove_abandoned,
+    session_folder,
 )
 
 CAPABILITIES = Capabilities(
@@ -66,8 +70,12 @@ class MemrayBackend(Backend):
         self._session_id = context.session_id
         self._main = context.process_id == MAIN
         self._scratch = process_folder(context.session_id, context.process_id)
+        #: The lock that tells other sessions this session's folder is in use (see .scratch):
+        #: the main process holds it from the start, as it recovers what workers leave there.
+        self._lock: int | None = None
         if self._main:
             remove_abandoned(self._scratch.parent)
+            self._hold()
         self._advice = MeasureAloneAdvice(
             None if context.cache_dir is None else context.cache_dir / self.name,
             context.process_id,
@@ -78,7 +86,14 @@ class MemrayBackend(Backend):
         #: The test ids of the calls in batches not replayed yet, by handle.
         self._batched: dict[int, str] = {}
 
+    def _hold(self) -> None:
+        if self._lock is None:
+            # Should it fail, the files themselves say what is wrong when they are written.
+            with contextlib.suppress(OSError):
+                self._lock = hold(session_folder(self._session_id))
+
     def start(self, request: TrackingRequest) -> ActiveTracking:
+        self._hold()  # before the first file of this process
         handle = self.next_handle()
         batch = self._batch
         if batch is not None and batch.broken:
@@ -148,3 +163,6 @@ class MemrayBackend(Backend):
         self._advice.save()
         if self._main:
             remove(self._scratch)
+        if self._lock is not None:
+            release(self._lock)
+            self._lock = None
