@@ -195,7 +195,8 @@ class BatchedTracking(ActiveTracking):
         if self._instead is not None:
             self._instead.close()
             return
-        self._anchor = None  # first: freeing the anchor ends the window
+        anchor, self._anchor = self._anchor, None
+        del anchor  # first: freeing the anchor ends the window
         place_probe()
         rearm_profile_hook()
 
