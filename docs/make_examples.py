@@ -29,13 +29,10 @@ import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
-
-import pytest
+from typing import Any
 
 from pytest_memray.backends.builtin import memray_unavailable_reason
-from pytest_memray.backends.registry import registered_backends
-from pytest_memray.settings import add_options
+from pytest_memray.settings import OPTIONS
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
@@ -43,7 +40,7 @@ OUT = DOCS / "_generated"
 BENCHMARK_RESULTS = REPO / "benchmarks" / "RESULTS.md"
 BACKENDS = REPO / "pytest_memray" / "backends"
 #: The backend modules whose ``CAPABILITIES`` go into the table, in the table's column order.
-BACKEND_MODULES = (("memray", "memray_backend.py"), ("tracemalloc", "tracemalloc_backend.py"))
+BACKEND_MODULES = (("memray", "memray/backend.py"), ("tracemalloc", "tracemalloc/backend.py"))
 #: Every run uses the same terminal width and no colours, so the listings are stable.
 COLUMNS = "80"
 RUN_TIMEOUT = 600
@@ -305,28 +302,11 @@ def _quote(arg: str) -> str:
     return f'"{arg}"' if re.search(r"[\s\"'*?]", arg) else arg
 
 
-class _Recorder:
-    """Stands in for pytest's parser to learn what the plugin registers."""
-
-    def __init__(self) -> None:
-        self.options: list[str] = []
-        self.ini: list[str] = []
-
-    def getgroup(self, name: str) -> _Recorder:
-        return self
-
-    def addoption(self, *names: str, **settings: object) -> None:
-        self.options.extend(names)
-
-    def addini(self, name: str, *args: object, **settings: object) -> None:
-        self.ini.append(name)
-
-
 def registered_names() -> tuple[list[str], list[str]]:
-    """The plugin's command-line options and ini keys, as it registers them."""
-    recorder = _Recorder()
-    add_options(cast(pytest.Parser, recorder), registered_backends())
-    return recorder.options, recorder.ini
+    """The plugin's command-line options and ini keys, from its table of options."""
+    options = [option.flag for option in OPTIONS if option.flag is not None]
+    ini = [option.ini for option in OPTIONS if option.ini is not None]
+    return options, ini
 
 
 def check_configuration_page() -> None:
