@@ -7,10 +7,12 @@ named one by one (in the order given). All runs must come from one backend.
 
 :func:`build_history` makes one :class:`Trend` per test: its peak at each run (or why there
 is none: not measured, with the document's reason, or absent from that run), the change from
-its first to its last reference peak, and the run where it jumped, the largest step up
-between two consecutive reference peaks that is past the allowance. Only peaks of tests that
-passed are references, as for the baseline gate; other peaks are shown, marked with the
-outcome. A test that was not measured is never read as 0 B.
+its first to its last measured peak, and the run where it jumped, the largest step up
+between two consecutive measured peaks that is past the allowance. A history shows what was
+measured, whatever the test's outcome (a test the baseline gate failed for growing is the
+jump it is there to show), so a peak of a test that did not pass is marked with its outcome:
+one that failed early may have stopped before its usual peak. A test that was not measured
+is never read as 0 B: its run is a gap.
 """
 
 from __future__ import annotations
@@ -54,15 +56,14 @@ class Point:
     outcome: str | None
 
     @property
-    def reference(self) -> int | None:
-        """The peak when it can be compared with other runs' (the test passed)."""
-        return self.peak if self.outcome in REFERENCE_OUTCOMES else None
+    def passed(self) -> bool:
+        return self.outcome in REFERENCE_OUTCOMES
 
 
 @dataclass(frozen=True)
 class Jump:
-    """The largest step up past the allowance: from run ``index - 1``'s peak to run
-    ``index``'s (the runs between them, if any, have no reference peak)."""
+    """The largest step up past the allowance, to run ``index``'s peak from the measured
+    peak before it (the runs between them, if any, have none)."""
 
     index: int
     old: int
@@ -82,13 +83,13 @@ class Trend:
     jump: Jump | None
 
     @property
-    def references(self) -> list[tuple[int, int]]:
-        return [(i, p.reference) for i, p in enumerate(self.points) if p.reference is not None]
+    def measured(self) -> list[tuple[int, int]]:
+        return [(i, p.peak) for i, p in enumerate(self.points) if p.peak is not None]
 
     @property
     def change(self) -> tuple[int, int] | None:
-        """``(first, last)`` reference peaks; None with fewer than two."""
-        refs = self.references
+        """``(first, last)`` measured peaks; None with fewer than two."""
+        refs = self.measured
         return (refs[0][1], refs[-1][1]) if len(refs) >= 2 else None
 
     @property
@@ -170,7 +171,7 @@ def _jump(points: Sequence[Point], allowance: Allowance) -> Jump | None:
     best: Jump | None = None
     previous: tuple[int, int] | None = None
     for index, point in enumerate(points):
-        peak = point.reference
+        peak = point.peak
         if peak is None:
             continue
         if previous is not None:
@@ -207,7 +208,7 @@ def _cell(point: Point) -> str:
     if point.peak is None:
         return "-" if point.reason == ABSENT else "not measured"
     text = format_size(point.peak)
-    return text if point.outcome in REFERENCE_OUTCOMES else f"{text} ({point.outcome})"
+    return text if point.passed else f"{text} ({point.outcome})"
 
 
 def _change_text(trend: Trend) -> str:
