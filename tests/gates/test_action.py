@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _run(
     tmp_path: Path, base: Path, head: Path, comments: list[dict[str, object]], **env: str
-) -> tuple[subprocess.CompletedProcess[str], list[dict[str, object]], Path]:
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]], Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     gh = bin_dir / "gh"

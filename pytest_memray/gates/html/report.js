@@ -376,6 +376,16 @@
     text("shown-count", rows.length + " of " + tests.length + " tests shown");
   }
 
+  function headroomNote() {
+    var unknown = tests.filter(function (t) { return t.limit !== null && t.limit_kind === null; }).length;
+    if (!unknown) { return; }
+    var note = document.getElementById("headroom-note");
+    note.hidden = false;
+    note.textContent = "Headroom is left empty for " + unknown + (unknown === 1 ? " test" : " tests") +
+      " with a limit: the document does not say whether the limit is on the peak (limit_memory, " +
+      "--memray-limit) or on what one call stack leaks (limit_leaks).";
+  }
+
   function setupTable() {
     var heads = document.querySelectorAll("#tests thead th");
     Array.prototype.forEach.call(heads, function (th) {
@@ -395,6 +405,7 @@
   }
 
   header();
+  headroomNote();
   setupTable();
   peaksChart();
   if (data.comparison) { diff(data.comparison); }
