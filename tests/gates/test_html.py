@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from pytest_memray.gates.html.report import UPLOT_VERSION, json_for_script, safe
 from .documents import document, write
 from .reports import CRASHED, GROWN, HOSTILE, baseline_document, report_html, run_document
 
-VENDOR = Path(__file__).parents[2] / "pytest_memray" / "gates" / "html" / "vendor"
+VENDOR = Path(str(files("pytest_memray.gates.html").joinpath("vendor")))
 VENDORED = {
     "uPlot.iife.min.js": "19c8d4c6ad88929a79f4ae49d6f7161566dfd0ba3d15cc495e974f787eb78f1f",
     "uPlot.min.css": "df630c6a8d6f8eeaff264b50f73ce5b114f646ffd9a0bb74f049b0a00135fa04",
