@@ -6,7 +6,8 @@ this platform, Python and backend (:mod:`pytest_memray.gates.storage`). The HTML
 the run, the baseline the gate judged it against (``--memray-baseline`` or
 ``--memray-compare``), and the trend over the runs saved for this machine kind (this run
 included, saved or not). A file that cannot be written is one error line and exit status 1,
-as for ``--memray-json``.
+as for ``--memray-json``. An interrupted session (Ctrl-C) is not saved: its half run would
+become the latest saved run that ``--memray-compare`` judges against.
 """
 
 from __future__ import annotations
@@ -94,7 +95,10 @@ class SavedRunOutputs:
         text = document_text(document)
         saved: Path | None = None
         try:
-            if self.save_name is not None:
+            if self.save_name is not None and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+                # A half run saved as the latest would make --memray-compare judge against it.
+                self._lines.append("memray: this run was not saved: the session was interrupted")
+            elif self.save_name is not None:
                 commit, dirty = git_state(self.rootdir)
                 run, removed = save_run(
                     self.folder,

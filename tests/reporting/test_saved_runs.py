@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ..helpers import Runner
+from ..helpers import Runner, requires_subprocess
 
 SUITE = """
 import os
@@ -136,3 +136,15 @@ def test_html_report_that_cannot_be_written_is_exit_1(tm: Runner) -> None:
     result = tm.run("--memray-html=blocked/report.html")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--memray-html*cannot be written*"])
+
+
+@requires_subprocess
+def test_an_interrupted_session_is_not_saved(tm: Runner) -> None:
+    tm.write("def test_stops():\n    raise KeyboardInterrupt\n", name="test_stop")
+    # In a process of its own: in this one, pytester would pass the interrupt on.
+    result = tm.pytester.runpytest_subprocess(
+        "--memray-backend=tracemalloc", "--memray", "--memray-save", "test_stop.py"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["memray: this run was not saved: the session was interrupted"])
+    assert _saved(tm) == []
