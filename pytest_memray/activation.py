@@ -102,6 +102,7 @@ def _check_folders(settings: Settings) -> None:
     for option, path in (
         ("--memray-json", settings.json_path),
         ("--memray-benchmark-json", settings.benchmark_json_path),
+        ("--memray-html", settings.html_path),
     ):
         if path is not None:
             reason = unwritable_reason(path.parent)
@@ -117,7 +118,8 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
     _check_folders(settings)
     active = Activation(config, choice)
     _warn_about_options(config, settings, choice)
-    gate = _baseline_gate(settings, choice)
+    baseline_path = _baseline_path(config, settings, choice)
+    gate = _baseline_gate(settings, choice, baseline_path)
 
     collector: ResultCollector | None = None
     if not worker:
@@ -127,6 +129,23 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
             SessionOutputs(settings, choice, collector, _junit_file(config)),
             f"{PLUGIN_NAME}_outputs",
         )
+        if settings.save_name is not None or settings.html_path is not None:
+            from pytest_memray.reporting.saved_runs import SavedRunOutputs
+
+            active.register(
+                SavedRunOutputs(
+                    choice=choice,
+                    collector=collector,
+                    rootdir=config.rootpath,
+                    storage=settings.storage,
+                    save_name=settings.save_name,
+                    keep=settings.save_keep,
+                    html_path=settings.html_path,
+                    baseline=baseline_path,
+                    allowance=None if gate is None else gate.allowance,
+                ),
+                f"{PLUGIN_NAME}_saved_runs",
+            )
         if register_if_available(config):
             active.registered.append(config.pluginmanager.get_plugin(COLUMN_PLUGIN_NAME))
         if config.pluginmanager.hasplugin("xdist"):
@@ -165,12 +184,26 @@ def _context(config: pytest.Config, worker: bool) -> BackendContext:
     return BackendContext(session_id, process_id, cache_dir)
 
 
-def _baseline_gate(settings: Settings, choice: BackendChoice) -> Baseline | None:
-    """The baseline gate, or None without --memray-baseline (imported only when asked for)."""
-    if settings.baseline is None and settings.max_increase is None:
+def _baseline_path(config: pytest.Config, settings: Settings, choice: BackendChoice) -> str | None:
+    """The baseline document: --memray-baseline's, or the saved run --memray-compare names."""
+    if settings.compare is None:
+        return settings.baseline
+    if settings.baseline is not None:
+        raise pytest.UsageError(
+            "--memray-baseline and --memray-compare both name a baseline; give one of them"
+        )
+    from pytest_memray.reporting.saved_runs import compared_run
+
+    found = compared_run(config.rootpath, settings.storage, choice.backend.name, settings.compare)
+    return str(found)
+
+
+def _baseline_gate(settings: Settings, choice: BackendChoice, path: str | None) -> Baseline | None:
+    """The baseline gate, or None without a baseline (imported only when asked for)."""
+    if path is None and settings.max_increase is None:
         return None
     try:
-        return baseline_from_options(settings.baseline, settings.max_increase, choice.backend.name)
+        return baseline_from_options(path, settings.max_increase, choice.backend.name)
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -49,7 +49,8 @@ MARKERS = {
     ),
 }
 
-Kind = Literal["flag", "text", "count", "positive"]
+#: ``optional``: a flag that may take a value (``--memray-save`` or ``--memray-save=NAME``).
+Kind = Literal["flag", "text", "count", "positive", "optional"]
 
 
 class Option(NamedTuple):
@@ -136,6 +137,22 @@ OPTIONS: tuple[Option, ...] = (
     Option("--memray-max-increase", "memray_max_increase", "text", "How much a peak may grow "
            "over its baseline: a percentage (10%), a size (512 KB) or both (10% + 64 KB). "
            f"Default: {DEFAULT_MAX_INCREASE}.", metavar="VALUE"),
+    Option("--memray-save", None, "optional", "Save this run's JSON document in the storage "
+           "folder (--memray-storage), named with a counter, the git commit, the date and "
+           "NAME if given; compare with it later by --memray-compare, and see the trend with "
+           "'pytest-memray history'. Write --memray-save=NAME (with '=').", metavar="NAME"),
+    Option("--memray-compare", None, "optional", "Fail every measured test whose peak grew "
+           "past --memray-max-increase over a saved run of this platform, Python and "
+           "backend: latest (the default), a counter (7) or a name given to --memray-save. "
+           "Write --memray-compare=WHICH (with '=').", metavar="WHICH"),
+    Option("--memray-storage", "memray_storage", "text", "The folder of saved runs, relative "
+           "to the rootdir (default .memray).", metavar="DIR"),
+    Option("--memray-save-keep", "memray_save_keep", "positive", "Keep only the N newest "
+           "saved runs of this platform, Python and backend when saving (default: all).",
+           metavar="N"),
+    Option("--memray-html", "memray_html", "text", "Write the self-contained HTML report to "
+           "PATH at the end of the run: every test, a chart of the biggest peaks, the changes "
+           "against the baseline and the trend over saved runs.", metavar="PATH"),
     Option(None, "verbosity_memray", "text", "Verbosity level for limit_memory failure "
            "reports: below 0 the summary line only, 0 or 1 the ten largest allocations, 2 "
            "and up all of them. Default follows -v/-q."),
@@ -150,6 +167,8 @@ def add_options(parser: pytest.Parser) -> None:
             extra: dict[str, Any] = {"default": None, "dest": option.dest}
             if option.kind == "flag":
                 extra["action"] = "store_true"
+            elif option.kind == "optional":
+                extra.update(nargs="?", const="", metavar=option.metavar)
             else:
                 extra["metavar"] = option.metavar
                 if option.kind in _MINIMUM:
@@ -187,11 +206,25 @@ class Settings(NamedTuple):
     baseline: str | None
     #: The allowance over the baseline (--memray-max-increase), as given; None for the default.
     max_increase: str | None
+    #: --memray-save: None when not given, "" without a name, else the name.
+    save_name: str | None = None
+    #: --memray-compare: None when not given, else which saved run ("" for the latest).
+    compare: str | None = None
+    #: The storage folder of saved runs, as given (--memray-storage); None for the default.
+    storage: str | None = None
+    #: How many saved runs to keep (--memray-save-keep); None keeps all.
+    save_keep: int | None = None
+    html_path: Path | None = None
 
     @property
     def measures_every_test(self) -> bool:
         """Whether every test is measured, marked or not (else only marked tests are)."""
-        return self.enabled or self.baseline is not None or self.default_limit is not None
+        return (
+            self.enabled
+            or self.baseline is not None
+            or self.compare is not None
+            or self.default_limit is not None
+        )
 
     @property
     def needs_session_parts(self) -> bool:
@@ -202,6 +235,8 @@ class Settings(NamedTuple):
             or self.json_path is not None
             or self.benchmark_json_path is not None
             or self.max_increase is not None
+            or self.save_name is not None
+            or self.html_path is not None
         )
 
 
@@ -253,7 +288,26 @@ def read_settings(config: pytest.Config) -> Settings:
         benchmark_json_path=_output_file(raw["--memray-benchmark-json"], "--memray-benchmark-json"),
         baseline=raw["--memray-baseline"],
         max_increase=raw["--memray-max-increase"],
+        save_name=_save_name(raw["--memray-save"]),
+        compare=raw["--memray-compare"],
+        storage=raw["--memray-storage"],
+        save_keep=raw["--memray-save-keep"],
+        html_path=_output_file(raw["--memray-html"], "--memray-html"),
     )
+
+
+def _save_name(raw: str | None) -> str | None:
+    if not raw:
+        return raw
+    from pytest_memray.gates.storage import StorageError, check_name
+
+    try:
+        return check_name(raw)
+    except StorageError as exc:
+        hint = ""
+        if os.path.exists(raw):
+            hint = f" ({raw!r} is a path: put the paths to test before --memray-save)"
+        raise pytest.UsageError(f"--memray-save={raw}: {exc}{hint}") from None
 
 
 def _verbosity(config: pytest.Config, raw: str | None) -> int:

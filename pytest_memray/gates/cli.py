@@ -16,6 +16,7 @@ from pathlib import Path
 from pytest_memray.files import write_text
 from pytest_memray.gates import DEFAULT_MAX_INCREASE
 from pytest_memray.gates.allowance import parse_allowance
+from pytest_memray.gates.commands import add_commands
 from pytest_memray.gates.compare import compare_documents, render_json, render_markdown, render_text
 from pytest_memray.gates.documents import load_document
 from pytest_memray.gates.format import document_text
@@ -26,7 +27,8 @@ PROG = "python -m pytest_memray"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Compare and merge pytest-memray JSON reports (--memray-json)."
+        prog=PROG,
+        description="Compare, merge, export and chart pytest-memray JSON reports (--memray-json).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     compare = commands.add_parser(
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="when a test is in several inputs, keep the entry of the last one",
     )
+    parser.set_defaults(handlers=add_commands(commands))
     return parser
 
 
@@ -94,6 +97,8 @@ def _merge(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in args.handlers:
+            return int(args.handlers[args.command](args))
         return _compare(args) if args.command == "compare" else _merge(args)
     except ValueError as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
