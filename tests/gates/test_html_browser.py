@@ -41,10 +41,17 @@ def browser() -> Iterator[Chromium]:
 
 
 @pytest.fixture(scope="module")
-def page(browser: Chromium, tmp_path_factory: pytest.TempPathFactory) -> Chromium:
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(report_html(), encoding="utf-8")
-    browser.open(path)
+    return path
+
+
+@pytest.fixture
+def page(browser: Chromium, report_file: Path) -> Chromium:
+    """The report freshly loaded: each test starts from the page as a reader first sees it,
+    whatever an earlier test sorted, filtered or opened."""
+    browser.open(report_file)
     return browser
 
 
