@@ -37,6 +37,7 @@ from pytest_memray.backends.registry import (
 from pytest_memray.files import unwritable_reason
 from pytest_memray.gates.baseline import Baseline, baseline_from_options
 from pytest_memray.per_test.baseline_gate import BaselineGate
+from pytest_memray.per_test.flamegraphs import FlamegraphWriter
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.tracking import PerTestTracking, PytestMemrayWarning
 from pytest_memray.reporting.collector import ResultCollector
@@ -91,7 +92,7 @@ def _choose(settings: Settings, context: BackendContext) -> BackendChoice:
 
 
 def _check_folders(settings: Settings) -> None:
-    """Make the capture folder, and check that every output can be written."""
+    """Make the capture and flamegraph folders, and check that every output can be written."""
     if settings.bin_path is not None:
         shown = str(settings.bin_path)
         if settings.bin_path.exists() and not settings.bin_path.is_dir():
@@ -99,6 +100,11 @@ def _check_folders(settings: Settings) -> None:
         reason = unwritable_reason(settings.bin_path)
         if reason is not None:
             raise pytest.UsageError(f"--memray-bin-path {shown!r} is not writable: {reason}")
+    if settings.flamegraph_dir is not None:
+        reason = unwritable_reason(settings.flamegraph_dir / "captures")
+        if reason is not None:
+            shown = str(settings.flamegraph_dir)
+            raise pytest.UsageError(f"--memray-flamegraphs {shown!r} is not writable: {reason}")
     for option, path in (
         ("--memray-json", settings.json_path),
         ("--memray-benchmark-json", settings.benchmark_json_path),
@@ -171,6 +177,15 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
     active.register(active.tracking, PLUGIN_NAME)
     if gate is not None:
         active.register(BaselineGate(gate, collector), f"{PLUGIN_NAME}_baseline")
+    if settings.flamegraph_dir is not None and choice.backend.capabilities.flamegraphs:
+        # After the gate: its wrapper is then inside this one's, which sees every verdict.
+        writer = FlamegraphWriter(
+            choice.backend,
+            settings.flamegraph_dir,
+            for_all=settings.flamegraphs_for_all,
+            keep_captures=settings.bin_path is not None,
+        )
+        active.register(writer, f"{PLUGIN_NAME}_flamegraphs")
     return active
 
 
@@ -238,6 +253,12 @@ def _warn_about_options(config: pytest.Config, settings: Settings, choice: Backe
             config,
             f"--native: the {backend.name} backend cannot record native frames; "
             "stacks show Python frames only",
+        )
+    if settings.flamegraph_dir is not None and not caps.flamegraphs:
+        _config_warning(
+            config,
+            f"--memray-flamegraphs: the {backend.name} backend draws no flamegraphs; "
+            "no page is written",
         )
     if settings.trace_python_allocators and not caps.python_allocator_tracing:
         _config_warning(

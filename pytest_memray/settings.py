@@ -27,6 +27,8 @@ from pytest_memray.gates import DEFAULT_MAX_INCREASE
 from pytest_memray.sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
+#: Where --memray-flamegraphs writes its pages when it is given no folder.
+DEFAULT_FLAMEGRAPHS = "memray-flamegraphs"
 DEFAULT_STACKS = 1
 
 #: The published plugin's registration name for its per-test object: ``-p no:memray_manager``
@@ -153,6 +155,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--memray-html", "memray_html", "text", "Write the self-contained HTML report to "
            "PATH at the end of the run: every test, a chart of the biggest peaks, the changes "
            "against the baseline and the trend over saved runs.", metavar="PATH"),
+    Option("--memray-flamegraphs", None, "optional", "Draw where the memory of each test that "
+           "failed a memory limit or the baseline went, as an HTML page in DIR (default "
+           f"{DEFAULT_FLAMEGRAPHS}): memray's flamegraph, or the top allocation sites and their "
+           "stacks on tracemalloc. 'all' draws every measured test's (each is then measured on "
+           "its own: slower); 'all:DIR' does so in DIR.", metavar="DIR"),
     Option(None, "verbosity_memray", "text", "Verbosity level for limit_memory failure "
            "reports: below 0 the summary line only, 0 or 1 the ten largest allocations, 2 "
            "and up all of them. Default follows -v/-q."),
@@ -215,6 +222,10 @@ class Settings(NamedTuple):
     #: How many saved runs to keep (--memray-save-keep); None keeps all.
     save_keep: int | None = None
     html_path: Path | None = None
+    #: Where --memray-flamegraphs writes its pages; None without the option.
+    flamegraph_dir: Path | None = None
+    #: Every measured test gets one (--memray-flamegraphs=all), not only memory failures.
+    flamegraphs_for_all: bool = False
 
     @property
     def measures_every_test(self) -> bool:
@@ -293,7 +304,20 @@ def read_settings(config: pytest.Config) -> Settings:
         storage=raw["--memray-storage"],
         save_keep=raw["--memray-save-keep"],
         html_path=_output_file(raw["--memray-html"], "--memray-html"),
+        **_flamegraphs(raw["--memray-flamegraphs"]),
     )
+
+
+def _flamegraphs(raw: str | None) -> dict[str, Any]:
+    """``--memray-flamegraphs``: nothing, a folder, ``all`` or ``all:DIR``."""
+    if raw is None:
+        return {}
+    for_all = raw == "all" or raw.startswith("all:")
+    folder = raw[len("all:") :] if raw.startswith("all:") else ("" if raw == "all" else raw)
+    path = _absolute(folder or DEFAULT_FLAMEGRAPHS)
+    if path.exists() and not path.is_dir():
+        raise pytest.UsageError(f"--memray-flamegraphs {raw!r}: {str(path)!r} is not a folder")
+    return {"flamegraph_dir": path, "flamegraphs_for_all": for_all}
 
 
 def _save_name(raw: str | None) -> str | None:

@@ -58,6 +58,8 @@ class Capabilities:
     capture_suffix: str
     #: The tool that opens those capture files, for the report's last line.
     capture_reader: str
+    #: Draws where a call's memory went from its capture file (:meth:`Backend.write_flamegraph`).
+    flamegraphs: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,12 @@ class Backend(abc.ABC):
         died, or was interrupted) left behind without handing them over. Backends that keep
         nothing on disk recover nothing."""
         return []
+
+    def write_flamegraph(self, capture_file: Path, target: Path, title: str) -> str | None:
+        """Draw, as a self-contained HTML page at ``target`` titled ``title``, where the memory
+        of the call kept in ``capture_file`` went; None once written, else why it was not.
+        Only backends whose ``Capabilities.flamegraphs`` is set draw anything."""
+        return f"the {self.name} backend draws no flamegraphs"
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release what the backend holds for the session."""

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_memray.backends.interface import AllocationSite, is_plugin_file
 from pytest_memray.per_test.leaked_objects import LeakedObjects
-from pytest_memray.reporting.wire import MEMORY_PROBLEM_ATTR
+from pytest_memray.reporting.wire import MEMORY_FAILURE_ATTR, MEMORY_PROBLEM_ATTR
 from pytest_memray.sizes import format_size
 from pytest_memray.stack import StackFrame
 
@@ -116,6 +116,7 @@ def mark_failed(report: pytest.TestReport, failure: Failure) -> None:
     """Make ``report`` a failure with ``failure``'s summary and section."""
     report.outcome = "failed"
     report.longrepr = failure.summary
+    setattr(report, MEMORY_FAILURE_ATTR, True)
     if failure.details:
         report.sections.append((failure.section, failure.details))
         # The letter M goes with a section, as published: a limit_memory failure below

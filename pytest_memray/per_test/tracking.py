@@ -24,6 +24,7 @@ from pytest_memray.per_test.markers import MarkerError, limit_for
 from pytest_memray.per_test.window import CallState, InstrumentedCall, instrumented
 from pytest_memray.reporting.results import NOT_SEEN_RUNNING, MemoryResult, no_figures
 from pytest_memray.reporting.wire import (
+    CAPTURE_ATTR,
     HANDLE_ATTR,
     LIMIT_ATTR,
     NOT_MEASURED_ATTR,
@@ -113,9 +114,13 @@ class PerTestTracking:
         settings = self.settings
         caps = self.backend.capabilities
         capture = None
-        if settings.bin_path is not None:
+        folder = settings.bin_path
+        if folder is None and self._draws_flamegraph(limit):
+            assert settings.flamegraph_dir is not None
+            folder = settings.flamegraph_dir / "captures"  # removed once drawn
+        if folder is not None:
             name = capture_file_name(settings.bin_prefix, item.nodeid, caps.capture_suffix)
-            capture = settings.bin_path / name
+            capture = folder / name
         if limit is None and capture is None:
             # Only the report and the JSON show this test's sites: the newest frame of each.
             # Every frame more costs the tracemalloc backend time on every allocation.
@@ -133,6 +138,16 @@ class PerTestTracking:
             capture_file=capture,
             needed_at_once=self._results_at_once or (limit is not None and limit.needs_measurement),
         )
+
+    def _draws_flamegraph(self, limit: Limit | None) -> bool:
+        """Whether a test with ``limit`` may get a flamegraph: every measured test with
+        ``--memray-flamegraphs=all``, else those that can fail on their memory."""
+        settings = self.settings
+        if settings.flamegraph_dir is None or not self.backend.capabilities.flamegraphs:
+            return False
+        gated = settings.baseline is not None or settings.compare is not None
+        judged = limit is not None and limit.needs_measurement
+        return settings.flamegraphs_for_all or gated or judged
 
     # trylast: the innermost wrapper, so that other plugins' wrappers are outside the window.
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -155,6 +170,11 @@ class PerTestTracking:
                 for handle in state.handles:
                     self._waiting[handle] = (item.nodeid, limit_bytes, state)
                 self._take(self.backend.take_results())
+                if state.start_problem is not None and state.outcome is None:
+                    state.outcome = NotMeasured(state.start_problem)
+                    self._outbox.append(
+                        MemoryResult.unmeasured(item.nodeid, state.start_problem, limit_bytes)
+                    )
 
     def _measures(self, limit: Limit | None) -> bool:
         """Whether a test with ``limit`` (or none) is measured."""
@@ -230,6 +250,9 @@ class PerTestTracking:
         if report.passed and failure is not None:
             mark_failed(report, failure)
         peak = getattr(outcome, "peak_bytes", None)
+        capture = getattr(outcome, "capture_file", None)
+        if capture is not None:
+            setattr(report, CAPTURE_ATTR, capture)
         if peak is not None:
             setattr(report, PEAK_ATTR, peak)
             # junit-xml reads the properties off the teardown report, made from the item's.

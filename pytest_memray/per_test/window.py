@@ -206,6 +206,8 @@ class CallState:
     census_failure: Failure | None = None
     #: The test code ran (the window opened).
     ran: bool = False
+    #: Why the backend could not start tracking the call (it ran unmeasured).
+    start_problem: str | None = None
     #: Its outcome must come back right after the call (a limit or the gate judges it).
     needed_at_once: bool = False
     #: The test's call is over (pytest's call hook returned): the report made now is the
@@ -231,9 +233,14 @@ class InstrumentedCall:
     def enter(self) -> None:
         state = self._state
         if self._request is not None:
-            self._tracking = self._backend.start(self._request)
-            state.handle = self._tracking.handle
-            state.handles.append(state.handle)
+            try:
+                self._tracking = self._backend.start(self._request)
+            except Exception as exc:  # the test runs all the same, unmeasured
+                name = self._backend.name
+                state.start_problem = f"the {name} backend could not start tracking it ({exc})"
+            else:
+                state.handle = self._tracking.handle
+                state.handles.append(state.handle)
         # The census inside the tracking: what starting the tracking creates (first imports,
         # caches) is not the test's doing.
         if state.limit is not None and state.limit.needs_census:

@@ -19,11 +19,18 @@ TRACKED_ATTR = "memray_tracked"
 HANDLE_ATTR = "memray_handle"
 #: The limit a marker set on a tracked test, in bytes.
 LIMIT_ATTR = "memray_limit_bytes"
+#: The capture file a measured call was kept in, where one was asked for.
+CAPTURE_ATTR = "memray_capture_file"
+#: The page drawing where a call's memory went (--memray-flamegraphs).
+FLAMEGRAPH_ATTR = "memray_flamegraph"
 #: The peak of a measured call, for pytest-html and other readers of reports.
 PEAK_ATTR = "memray_peak_bytes"
 #: Why a tracked call has no figures, on its call report.
 NOT_MEASURED_ATTR = "memray_not_measured"
-#: Set on a call report that failed a memory limit; its value is the failure's section.
+#: Set on a call report that failed on its memory (a limit, the baseline), whatever shows.
+MEMORY_FAILURE_ATTR = "memray_failed"
+#: Set on a call report that failed a memory limit and shows its section (the letter M);
+#: its value is the section's title.
 MEMORY_PROBLEM_ATTR = "memray_problem"
 #: junit-xml's ``<property>`` holding a measured test's peak.
 PEAK_PROPERTY = "memray_peak_bytes"

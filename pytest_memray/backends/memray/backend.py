@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 
 import memray
 
@@ -31,6 +32,7 @@ from pytest_memray.backends.interface import (
 )
 from pytest_memray.backends.memray.advice import MeasureAloneAdvice
 from pytest_memray.backends.memray.batch import Batch, BatchedTracking, replay_batch
+from pytest_memray.backends.memray.flamegraph import write_flamegraph
 from pytest_memray.backends.memray.marks import marks_fit
 from pytest_memray.backends.memray.per_call import TrackerPerCall
 from pytest_memray.backends.memray.scratch import (
@@ -54,6 +56,7 @@ CAPABILITIES = Capabilities(
     leaked_sites=True,
     capture_suffix=".bin",
     capture_reader="memray flamegraph, memray table or memray summary",
+    flamegraphs=True,
 )
 
 #: A batch is closed and replayed after this many calls, to bound its file and replay.
@@ -156,6 +159,9 @@ class MemrayBackend(Backend):
                 recovered += replay_batch(capture, first, None, depth, bool(native))[0]
         remove(folder)
         return recovered
+
+    def write_flamegraph(self, capture_file: Path, target: Path, title: str) -> str | None:
+        return write_flamegraph(capture_file, target)
 
     def close(self) -> None:
         self._close_batch()

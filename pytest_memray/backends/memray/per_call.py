@@ -67,7 +67,14 @@ class TrackerPerCall(ActiveTracking):
     def open(self) -> None:
         try:
             self._foreign = foreign_profiler() is not None
-            enter_tracker(self._tracker)
+            if self._foreign:
+                enter_tracker(self._tracker)
+            else:
+                # Entered right here, not through a helper: memray takes the Python stack it
+                # starts on as the base of every stack it records, and a frame that returns
+                # before the test runs leaves the stacks of its capture file unreadable in
+                # full (memray's flamegraph then draws nothing but its root).
+                self._tracker.__enter__()
         except Exception as exc:
             self._failed = f"memray could not start tracking ({exc})"
         else:
