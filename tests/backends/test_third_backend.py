@@ -144,3 +144,59 @@ def test_auto_still_prefers_the_built_in_backends(rss: pytest.Pytester) -> None:
     result = rss.runpytest("--memray", "-k", "keeps")
     result.assert_outcomes(passed=1)
     assert "memray backend: rss" not in result.stdout.str()
+
+
+BROKEN_BACKEND = """
+from pytest_memray.backends.builtin import TRACEMALLOC
+from pytest_memray.backends.interface import Backend
+from pytest_memray.backends.registry import BackendEntry
+
+
+class Broken(Backend):
+    name = "broken"
+    version = "0"
+
+    def __init__(self, inner):
+        super().__init__()
+        self.capabilities = inner.capabilities
+
+    def start(self, request):
+        raise OSError(28, "No space left on device")
+
+
+ENTRY = BackendEntry(
+    name="broken",
+    summary="cannot start",
+    rank=0,
+    unavailable_reason=lambda: None,
+    build=lambda context: Broken(TRACEMALLOC.build(context)),
+)
+"""
+
+
+def test_a_backend_that_cannot_start_leaves_the_test_unmeasured_not_failed(
+    pytester: pytest.Pytester,
+) -> None:
+    register_backend(pytester, "broken_backend", BROKEN_BACKEND, "broken")
+    pytester.makepyfile(
+        test_subject="""
+import pytest
+
+def test_plain():
+    assert True
+
+@pytest.mark.limit_memory("1 MB")
+def test_limited():
+    assert True
+"""
+    )
+    result = pytester.runpytest("--memray", "--memray-backend=broken", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    reason = "the broken backend could not start tracking it ([Errno 28] No space left on device)"
+    text = result.stdout.str()
+    assert (
+        f"Test was limited to 1.0MiB, but the memory of this test could not be measured: {reason}"
+        in text
+    )
+    assert "Not measured (2 tests)" in text
+    assert f"test_subject.py::test_plain: {reason}" in text
