@@ -34,7 +34,7 @@ from pytest_memray.backends.registry import (
     choose_backend,
     registered_backends,
 )
-from pytest_memray.files import unwritable_reason
+from pytest_memray.files import output_problem, unwritable_reason
 from pytest_memray.gates.baseline import Baseline, baseline_from_options
 from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.flamegraphs import FlamegraphWriter
@@ -111,7 +111,7 @@ def _check_folders(settings: Settings) -> None:
         ("--memray-html", settings.html_path),
     ):
         if path is not None:
-            reason = unwritable_reason(path.parent)
+            reason = output_problem(path)
             if reason is not None:
                 raise pytest.UsageError(f"{option} {str(path)!r} cannot be written: {reason}")
 
@@ -176,7 +176,8 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
     )
     active.register(active.tracking, PLUGIN_NAME)
     if gate is not None:
-        active.register(BaselineGate(gate, collector), f"{PLUGIN_NAME}_baseline")
+        gate_plugin = BaselineGate(gate, collector, str(config.rootpath))
+        active.register(gate_plugin, f"{PLUGIN_NAME}_baseline")
     if settings.flamegraph_dir is not None and choice.backend.capabilities.flamegraphs:
         # After the gate: its wrapper is then inside this one's, which sees every verdict.
         writer = FlamegraphWriter(
@@ -215,10 +216,18 @@ def _baseline_path(config: pytest.Config, settings: Settings, choice: BackendCho
 
 def _baseline_gate(settings: Settings, choice: BackendChoice, path: str | None) -> Baseline | None:
     """The baseline gate, or None without a baseline (imported only when asked for)."""
-    if path is None and settings.max_increase is None:
+    given = (path, settings.max_increase, settings.noise_floor, settings.min_compared)
+    if all(value is None for value in given):
         return None
     try:
-        return baseline_from_options(path, settings.max_increase, choice.backend.name)
+        return baseline_from_options(
+            path,
+            settings.max_increase,
+            choice.backend.name,
+            settings.noise_floor,
+            settings.min_compared,
+            settings.fail_gone,
+        )
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
 

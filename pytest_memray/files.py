@@ -2,23 +2,60 @@
 
 A reader never sees half a file: a regular file (or a new one) is written to a temporary file
 beside it that then replaces it. What is not a regular file is written into as it is: a
-FIFO, a character device such as ``/dev/stdout``, so ``--memray-json /dev/stdout`` prints
-the document. A symbolic link is followed, and the file it points to is replaced, so the link
-stays a link. A new file gets the mode any program's new file gets (``0666`` less the umask,
-so ``0644`` by default); a replaced file keeps its mode.
+FIFO, a character device such as ``/dev/null``. A name for one of the process's own open
+streams (``/dev/stdout``, ``/dev/stderr``, ``/dev/fd/N``, ``/proc/self/fd/N``) is written to
+that stream, after what the process wrote there before, whatever it is connected to (a
+terminal, a pipe, or a file the shell redirected it to, which is neither replaced nor cut
+short): so ``--memray-json /dev/stdout`` prints the document. A symbolic link is followed,
+and the file it points to is replaced, so the link stays a link. A new file gets the mode any
+program's new file gets (``0666`` less the umask, so ``0644`` by default); a replaced file
+keeps its mode.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
+import sys
 import tempfile
 import uuid
 from pathlib import Path
 
+_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_FD_NAME = re.compile(r"^/(?:dev/fd|proc/self/fd)/(?P<fd>[0-9]+)$")
+
+
+def stream_fd(path: Path | str) -> int | None:
+    """The descriptor ``path`` names when it is one of the process's own streams (POSIX)."""
+    if os.name == "nt":
+        return None
+    name = os.path.normpath(os.fspath(path))
+    if name in _STREAMS:
+        return _STREAMS[name]
+    found = _FD_NAME.match(name)
+    return int(found.group("fd")) if found else None
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    for stream in (sys.stdout, sys.stderr):  # what Python buffered comes first
+        try:
+            if stream is not None and stream.fileno() == fd:
+                stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
 
 def write_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` as described above; raises OSError when it cannot."""
+    fd = stream_fd(path)
+    if fd is not None:
+        _write_fd(fd, data)
+        return
     target = Path(os.path.realpath(path))
     try:
         existing: os.stat_result | None = os.stat(target)
@@ -64,3 +101,31 @@ def unwritable_reason(folder: Path) -> str | None:
     except OSError as exc:
         return exc.strerror or str(exc)
     return None
+
+
+def output_problem(path: Path) -> str | None:
+    """Why :func:`write_file` could not write ``path`` at all, or None when it can try.
+
+    A stream, FIFO or device is written into as it is, so only a regular file (or a new one)
+    needs a folder where a file can be made; a folder is refused.
+    """
+    if stream_fd(path) is not None:
+        return None
+    target = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        return "it is a directory"
+    if mode is not None and not stat.S_ISREG(mode):
+        return None
+    return unwritable_reason(target.parent)
+
+
+def same_file(first: Path | str, second: Path | str) -> bool:
+    """Whether two names are one file (through links, relative paths, or hard links)."""
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return os.path.realpath(first) == os.path.realpath(second)

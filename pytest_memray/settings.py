@@ -8,8 +8,8 @@ option and the value for a bad one. Reading has no side effects: folders are mad
 backends looked up, by the code that uses them.
 
 This module is imported whenever pytest loads the plugin, with or without ``--memray``, so it
-imports nothing but pytest, :mod:`pytest_memray.sizes` and a constant of
-:mod:`pytest_memray.gates`.
+imports nothing but pytest, :mod:`pytest_memray.sizes`, :mod:`pytest_memray.files` and
+constants of :mod:`pytest_memray.gates` (the gates' values are checked where they are read).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any, Literal, NamedTuple
 
 import pytest
 
-from pytest_memray.gates import DEFAULT_MAX_INCREASE
+from pytest_memray.files import same_file, stream_fd
+from pytest_memray.gates import DEFAULT_MAX_INCREASE, DEFAULT_MIN_COMPARED, DEFAULT_NOISE_FLOOR
 from pytest_memray.sizes import parse_size
 
 DEFAULT_MOST_ALLOCATIONS = 5
@@ -109,7 +110,8 @@ OPTIONS: tuple[Option, ...] = (
            "one capture file per test in DIR, created if missing (default: a temporary "
            "folder, removed at exit).", metavar="DIR"),
     Option("--memray-bin-prefix", None, "text", "Prefix to use for the binary dump file "
-           "names (default: a random id).", metavar="PREFIX"),
+           "names (default: a random id); a name, not a path: no '/', '\\' or '..'.",
+           metavar="PREFIX"),
     Option("--hide-memray-summary", "hide_memray_summary", "flag", "Hide the memray summary: "
            "no report at the end of the run."),
     Option("--most-allocations", "most_allocations", "count", "Show the N tests that allocate "
@@ -160,6 +162,16 @@ OPTIONS: tuple[Option, ...] = (
            f"{DEFAULT_FLAMEGRAPHS}): memray's flamegraph, or the top allocation sites and their "
            "stacks on tracemalloc. 'all' draws every measured test's (each is then measured on "
            "its own: slower); 'all:DIR' does so in DIR.", metavar="DIR"),
+    Option("--memray-noise-floor", "memray_noise_floor", "text", "Changes of a peak up to "
+           "this much, either way, count as unchanged in the baseline gate's tables (and "
+           "peaks below its size are written as it to --memray-benchmark-json): a size, a "
+           f"percentage or both. Default: {DEFAULT_NOISE_FLOOR}.", metavar="VALUE"),
+    Option("--memray-min-compared", "memray_min_compared", "text", "The baseline gate "
+           "fails the session (exit status 2) unless it compared at least N tests, or N% of "
+           f"the measured tests, with the baseline. Default: {DEFAULT_MIN_COMPARED}.",
+           metavar="N"),
+    Option("--memray-fail-gone", "memray_fail_gone", "flag", "The baseline gate fails the "
+           "session (exit status 2) when tests of the baseline did not run."),
     Option(None, "verbosity_memray", "text", "Verbosity level for limit_memory failure "
            "reports: below 0 the summary line only, 0 or 1 the ten largest allocations, 2 "
            "and up all of them. Default follows -v/-q."),
@@ -226,6 +238,12 @@ class Settings(NamedTuple):
     flamegraph_dir: Path | None = None
     #: Every measured test gets one (--memray-flamegraphs=all), not only memory failures.
     flamegraphs_for_all: bool = False
+    #: The noise floor (--memray-noise-floor), as given; None for the default.
+    noise_floor: str | None = None
+    #: The fewest tests the gate must compare (--memray-min-compared), as given.
+    min_compared: str | None = None
+    #: Baseline tests that did not run fail the gate (--memray-fail-gone).
+    fail_gone: bool = False
 
     @property
     def measures_every_test(self) -> bool:
@@ -248,6 +266,8 @@ class Settings(NamedTuple):
             or self.max_increase is not None
             or self.save_name is not None
             or self.html_path is not None
+            or self.noise_floor is not None
+            or self.min_compared is not None
         )
 
 
@@ -281,7 +301,11 @@ def read_settings(config: pytest.Config) -> Settings:
     stacks = raw["--stacks"]
     bin_path = raw["--memray-bin-path"]
     workerinput = getattr(config, "workerinput", {})
-    prefix = raw["--memray-bin-prefix"] or workerinput.get("memray_bin_prefix")
+    prefix = _bin_prefix(raw["--memray-bin-prefix"]) or workerinput.get("memray_bin_prefix")
+    json_path = _output_file(raw["--memray-json"], "--memray-json")
+    benchmark_path = _output_file(raw["--memray-benchmark-json"], "--memray-benchmark-json")
+    baseline = raw["--memray-baseline"]
+    _check_not_the_same(json_path, benchmark_path, baseline)
     return Settings(
         enabled=raw["--memray"],
         backend=str(backend),
@@ -295,9 +319,9 @@ def read_settings(config: pytest.Config) -> Settings:
         fail_on_increase=raw["--fail-on-increase"],
         verbosity=_verbosity(config, raw["verbosity_memray"]),
         default_limit=_size(raw["--memray-limit"], "--memray-limit / memray_limit"),
-        json_path=_output_file(raw["--memray-json"], "--memray-json"),
-        benchmark_json_path=_output_file(raw["--memray-benchmark-json"], "--memray-benchmark-json"),
-        baseline=raw["--memray-baseline"],
+        json_path=json_path,
+        benchmark_json_path=benchmark_path,
+        baseline=baseline,
         max_increase=raw["--memray-max-increase"],
         save_name=_save_name(raw["--memray-save"]),
         compare=raw["--memray-compare"],
@@ -305,6 +329,9 @@ def read_settings(config: pytest.Config) -> Settings:
         save_keep=raw["--memray-save-keep"],
         html_path=_output_file(raw["--memray-html"], "--memray-html"),
         **_flamegraphs(raw["--memray-flamegraphs"]),
+        noise_floor=raw["--memray-noise-floor"],
+        min_compared=raw["--memray-min-compared"],
+        fail_gone=raw["--memray-fail-gone"],
     )
 
 
@@ -366,3 +393,40 @@ def _output_file(raw: str | None, option: str) -> Path | None:
     if path.is_dir():
         raise pytest.UsageError(f"{option} {raw!r} is a directory; give a file name")
     return path
+
+
+def _bin_prefix(raw: str | None) -> str | None:
+    """The capture file prefix: a name, never a path (it would put files outside the folder,
+    or be turned into a hidden ``.._x`` name)."""
+    if raw is None or raw == "":
+        return None
+    if any(part in raw for part in ("/", "\\", "..", "\0")) or raw.strip(" .") == "":
+        raise pytest.UsageError(
+            f"--memray-bin-prefix {raw!r}: a prefix is the start of a file name, not a path: "
+            "no '/', '\\' or '..'; choose the folder with --memray-bin-path"
+        )
+    return raw
+
+
+def _check_not_the_same(
+    json_path: Path | None, benchmark: Path | None, baseline: str | None
+) -> None:
+    """Refuse an output that would overwrite the baseline, or two outputs in one file."""
+    pairs = [
+        ("--memray-json", json_path, "--memray-baseline", baseline),
+        ("--memray-benchmark-json", benchmark, "--memray-baseline", baseline),
+        ("--memray-json", json_path, "--memray-benchmark-json", benchmark),
+    ]
+    for out_option, out, other_option, other in pairs:
+        if out is None or other is None or stream_fd(out) is not None:
+            continue
+        if same_file(out, other):
+            harm = (
+                "the run would overwrite its own baseline"
+                if other_option == "--memray-baseline"
+                else "both documents would go to one file"
+            )
+            raise pytest.UsageError(
+                f"{out_option} {str(out)!r} is the file {other_option} names: {harm}; "
+                "write it to another file"
+            )

@@ -1,22 +1,33 @@
-"""Reading size strings such as ``"24 MB"`` and printing byte counts such as ``10.0MiB``."""
+"""Reading size strings such as ``"24 MB"`` and printing byte counts such as ``10.0MiB``.
+
+One vocabulary everywhere a size is read (memory markers, ``--memray-limit``, allowances and
+noise floors, in pytest and in ``python -m pytest_memray``): every unit the plugin prints is
+accepted back. ``KB``/``KiB``, ``MB``/``MiB``, ... are the same multiples of 1024 (``KB``
+has meant 1024 bytes since the published plugin).
+"""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-_UNIT_EXPONENTS = {"B": 0, "KB": 1, "MB": 2, "GB": 3, "TB": 4, "PB": 5}
+_PREFIXES = "KMGTPE"
 _SIZE_PATTERN = re.compile(
-    r"^\s*\+?(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>[KMGTP]?B)\s*$",
+    r"^\s*\+?(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>(?P<prefix>[KMGTPE]?)(?P<binary>i?)B)\s*$",
     re.IGNORECASE | re.ASCII,  # ASCII: "５ MB" (a full-width digit) is not a size
 )
 _PRINTED_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+#: The units, as the error message lists them.
+UNITS = "B, KB/KiB, MB/MiB, GB/GiB, TB/TiB, PB/PiB, EB/EiB"
 
 
 def parse_size(text: str) -> int:
     """Return the number of bytes that ``text`` names, in multiples of 1024.
 
-    ``"24 MB"``, ``"1.5gb"``, ``"+10KB"`` and ``"512 B"`` are accepted: a non-negative integer
-    or decimal number, optional spaces, and one of the units B, KB, MB, GB, TB, PB in any case.
+    ``"24 MB"``, ``"24MiB"``, ``"1.5gb"``, ``"+10KB"``, ``"10.0MiB"`` (as the plugin prints
+    sizes) and ``"512 B"`` are accepted: a non-negative integer or decimal number, optional
+    spaces, and one of the units B, KB or KiB, MB or MiB, GB or GiB, TB or TiB, PB or PiB,
+    EB or EiB, in any case. A fraction of a byte is dropped.
 
     Raises:
         ValueError: naming ``text`` when it is not such a string.
@@ -26,14 +37,13 @@ def parse_size(text: str) -> int:
             f"memory size must be a string such as '24 MB', got {type(text).__name__} {text!r}"
         )
     match = _SIZE_PATTERN.match(text)
-    if match is None:
+    if match is None or (match.group("binary") and not match.group("prefix")):  # "iB"
         raise ValueError(
-            f"invalid memory size {text!r}: expected a number and a unit "
-            f"(B, KB, MB, GB, TB or PB), such as '24 MB'"
+            f"invalid memory size {text!r}: expected a number and a unit ({UNITS}), such as '24 MB'"
         )
-    number = float(match.group("number"))
-    exponent = _UNIT_EXPONENTS[match.group("unit").upper()]
-    return int(number * 1024**exponent)
+    prefix = match.group("prefix").upper()
+    exponent = _PREFIXES.index(prefix) + 1 if prefix else 0
+    return int(Decimal(match.group("number")) * 1024**exponent)
 
 
 def format_size(num_bytes: float) -> str:

@@ -20,6 +20,15 @@ from pytest_memray.sizes import format_size, parse_size
         (".5 KB", 512),
         ("2 TB", 2 * 1024**4),
         ("1 PB", 1024**5),
+        ("1 MiB", 1024**2),
+        ("1 kib", 1024),
+        ("10.0MiB", 10 * 1024**2),
+        ("117.2KiB", int(117.2 * 1024)),
+        ("3 GiB", 3 * 1024**3),
+        ("1 TiB", 1024**4),
+        ("1 PiB", 1024**5),
+        ("1.0EiB", 1024**6),
+        ("1.0B", 1),
     ],
 )
 def test_parse_size_accepts(text: str, expected: int) -> None:
@@ -34,7 +43,11 @@ def test_parse_size_accepts(text: str, expected: int) -> None:
         "lots",
         "",
         "MB",
-        "1 MiB",
+        "1 iB",
+        "1 MiBB",
+        "1 Mi",
+        "1 M",
+        "1e3 MB",
         "1,5 MB",
         "1 M B",
         "５ MB",
@@ -68,3 +81,10 @@ def test_parse_size_rejects_non_strings() -> None:
 )
 def test_format_size(num_bytes: int, expected: str) -> None:
     assert format_size(num_bytes) == expected
+
+
+@pytest.mark.parametrize("num_bytes", [0, 5, 1023, 1024, 120_000, 10 * 1024**2, 3 * 1024**3])
+def test_what_is_printed_reads_back(num_bytes: int) -> None:
+    """Every size the tool prints is a size it reads (to the printed precision)."""
+    printed = format_size(num_bytes)
+    assert abs(parse_size(printed) - num_bytes) <= num_bytes * 0.001 + 1

@@ -1,30 +1,43 @@
 """The baseline gate: each test's peak against the one an earlier ``--memray-json`` recorded.
 
 ``load_baseline`` reads the file given to ``--memray-baseline`` and refuses, with a
-``BaselineError`` naming the path, a file that is missing, unreadable or malformed, one from
-another schema version, and one measured by another backend (naming both: their peaks are not
-comparable). ``Baseline.check`` judges one test; ``Baseline.listing`` gathers what the end of
-the session lists: new tests, baseline tests that did not run, and tests without a figure to
-compare on either side.
+``BaselineError`` naming the path, a file that is missing, unreadable or malformed, one of a
+layout version this version does not read, and one measured by another backend (naming both:
+their peaks are not comparable). A merged baseline that lacks a shard is read, but the gate
+cannot judge with it: :meth:`Baseline.comparison` says so at the end of the session.
+
+Test ids are paired with the baseline's through :mod:`.matching` once the session's tests are
+known (:meth:`Baseline.match`), so that a run started from another folder (another rootdir)
+is judged all the same. ``Baseline.check`` judges one test; ``Baseline.comparison`` makes the
+end of session's verdict and tables, the same as ``compare`` prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from pytest_memray.gates import DEFAULT_MAX_INCREASE
-from pytest_memray.gates.allowance import (
-    DEFAULT_ALLOWANCE,
-    Allowance,
-    parse_allowance,
+from pytest_memray.gates import DEFAULT_MAX_INCREASE, DEFAULT_NOISE_FLOOR
+from pytest_memray.gates.allowance import Allowance, allowance_or_default
+from pytest_memray.gates.compare import Comparison, Rules, compare_documents, parse_min_compared
+from pytest_memray.gates.documents import (
+    Document,
+    DocumentError,
+    PathLike,
+    RunEntry,
+    load_document,
+    run_document,
 )
-from pytest_memray.gates.documents import Document, DocumentError, PathLike, load_document
+from pytest_memray.gates.matching import Matching, match_ids
 from pytest_memray.sizes import format_size
 
 SECTION = "memray-max-memory"
 OPTION = "--memray-baseline"
 ALLOWANCE_OPTION = "--memray-max-increase / memray_max_increase"
+FLOOR_OPTION = "--memray-noise-floor / memray_noise_floor"
+MIN_OPTION = "--memray-min-compared / memray_min_compared"
+#: How the run is named in the gate's messages.
+THIS_RUN = "this run"
 
 
 class BaselineError(DocumentError):
@@ -32,7 +45,7 @@ class BaselineError(DocumentError):
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(path, reason)
-        self.args = (f"{OPTION} {path}: {reason}",)
+        self.args = (f"{OPTION} {path}: {self.reason}",)
 
 
 @dataclass(frozen=True)
@@ -52,35 +65,14 @@ class GateFailure:
     details: str
 
 
-@dataclass(frozen=True)
-class GateListing:
-    """What the end of a gated session lists besides the failures."""
-
-    new: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    not_measured: list[tuple[str, str]] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        """Terminal lines for the listing; none when there is nothing to list."""
-        lines = []
-        if self.new:
-            lines.append(f"Tests not in the baseline, not gated ({len(self.new)}):")
-            lines += [f"  {nodeid}" for nodeid in self.new]
-        if self.missing:
-            lines.append(f"Baseline tests that did not run ({len(self.missing)}):")
-            lines += [f"  {nodeid}" for nodeid in self.missing]
-        if self.not_measured:
-            lines.append(f"Tests not gated, no figure to compare ({len(self.not_measured)}):")
-            lines += [f"  {nodeid}: {reason}" for nodeid, reason in self.not_measured]
-        return lines
-
-
 class Baseline:
-    """The peaks of a baseline document and the allowance they are judged with."""
+    """The peaks of a baseline document and the rules they are judged with."""
 
-    def __init__(self, document: Document, allowance: Allowance = DEFAULT_ALLOWANCE) -> None:
+    def __init__(self, document: Document, rules: Rules | None = None) -> None:
         self.document = document
-        self.allowance = allowance
+        self.rules = rules or Rules()
+        self.matching = Matching()
+        self._matched = False
 
     @property
     def path(self) -> str:
@@ -90,42 +82,61 @@ class Baseline:
     def backend(self) -> str:
         return self.document.backend
 
+    @property
+    def allowance(self) -> Allowance:
+        return self.rules.allowance
+
+    def match(self, run_ids: Iterable[str]) -> Matching:
+        """Pair the session's test ids with the baseline's (see :mod:`.matching`)."""
+        self.matching = match_ids(self.document.entries, run_ids)
+        self._matched = True
+        return self.matching
+
+    def base_id(self, nodeid: str) -> str | None:
+        """The baseline's id for the test ``nodeid`` of this run; None for a new test."""
+        if not self._matched:
+            return nodeid if nodeid in self.document.entries else None
+        return self.matching.base_of(nodeid)
+
     def peak_of(self, nodeid: str) -> int | None:
         """The baseline peak ``nodeid`` is judged against; None when the baseline lacks the
         test, did not measure it, or the test did not pass there."""
-        entry = self.document.entries.get(nodeid)
+        base_id = self.base_id(nodeid)
+        entry = None if base_id is None else self.document.entries.get(base_id)
         return None if entry is None else entry.reference_peak
 
     def not_measured_reason(self, nodeid: str) -> str | None:
         """Why ``peak_of`` is None for a test the baseline lists; None otherwise."""
-        entry = self.document.entries.get(nodeid)
+        base_id = self.base_id(nodeid)
+        entry = None if base_id is None else self.document.entries.get(base_id)
         return None if entry is None else entry.no_reference
 
     def check(self, nodeid: str, peak: int | None) -> GateFailure | None:
         """The failure when ``peak`` grew past the allowance; None otherwise.
 
         None also when there is nothing to compare (a new test, or no figure on either side):
-        ``listing`` reports those.
+        the end of the session lists those.
         """
         old = self.peak_of(nodeid)
         if old is None or peak is None or self.allowance.permits(old, peak):
             return None
         growth = peak - old
-        percent = f" (+{growth / old:.1%})" if old else ""
+        percent = f" (+{growth / old:.1%})" if old else " (new allocation)"
         summary = (
             f"Test peak memory grew from {format_size(old)} in the baseline to "
             f"{format_size(peak)}{percent}, more than the allowed increase of {self.allowance}"
         )
-        details = "\n".join(
-            [
-                f"Baseline: {self.path} ({self.backend} backend)",
-                f"Baseline peak: {format_size(old)} ({old} bytes)",
-                f"New peak: {format_size(peak)} ({peak} bytes)",
-                f"Growth: {format_size(growth)} ({growth} bytes)",
-                f"Allowed increase: {self.allowance} (--memray-max-increase),"
-                f" up to {int(self.allowance.ceiling(old))} bytes",
-            ]
-        )
+        base_id = self.base_id(nodeid)
+        lines = [f"Baseline: {self.path} ({self.backend} backend)"]
+        if base_id != nodeid:
+            lines.append(f"Baseline test id: {base_id}")
+        lines += [
+            f"Baseline peak: {format_size(old)} ({old} bytes)",
+            f"New peak: {format_size(peak)} ({peak} bytes)",
+            f"Growth: {format_size(growth)} ({growth} bytes)",
+            f"Allowed increase: {self.allowance} (--memray-max-increase),"
+            f" up to {int(self.allowance.ceiling(old))} bytes",
+        ]
         return GateFailure(
             nodeid=nodeid,
             baseline_bytes=old,
@@ -133,52 +144,35 @@ class Baseline:
             allowance=self.allowance,
             summary=summary,
             section=SECTION,
-            details=details,
+            details="\n".join(lines),
         )
 
-    def new_tests(self, seen: Iterable[str]) -> list[str]:
-        """The tests of ``seen`` that the baseline does not list, in ``seen``'s order."""
-        return [nodeid for nodeid in dict.fromkeys(seen) if nodeid not in self.document.entries]
+    def comparison(
+        self,
+        entries: Sequence[RunEntry],
+        rootdir: str | None,
+        pairs: dict[str, str] | None = None,
+    ) -> Comparison:
+        """The end of session's verdict: the baseline against the session's results.
 
-    def missing_tests(self, seen: Iterable[str]) -> list[str]:
-        """The baseline's tests that are not in ``seen``, in the baseline's order."""
-        ran = set(seen)
-        return [nodeid for nodeid in self.document.entries if nodeid not in ran]
-
-    def listing(
-        self, peaks: Mapping[str, int | None], reasons: Mapping[str, str] | None = None
-    ) -> GateListing:
-        """Everything ``check`` could not judge, for the session's end.
-
-        ``peaks`` maps every test that ran to its peak, or None when this run has no figure;
-        ``reasons`` says why for those (missing reasons read "not measured in this run").
+        ``pairs`` (run id -> baseline id) are the pairs the processes that ran the tests
+        used, when they are known; otherwise the ids are matched here.
         """
-        reasons = reasons or {}
-        not_measured = []
-        for nodeid, peak in peaks.items():
-            entry = self.document.entries.get(nodeid)
-            if entry is None:
-                continue
-            why = []
-            if entry.no_reference is not None:
-                why.append(f"baseline: {entry.no_reference}")
-            if peak is None:
-                why.append(f"this run: {reasons.get(nodeid, 'not measured')}")
-            if why:
-                not_measured.append((nodeid, "; ".join(why)))
-        return GateListing(
-            new=self.new_tests(peaks), missing=self.missing_tests(peaks), not_measured=not_measured
-        )
+        run = run_document(self.backend, entries, rootdir, THIS_RUN)
+        matching = self.matching if self._matched else None
+        if pairs is not None:
+            shifted = sum(1 for run_id, base_id in pairs.items() if run_id != base_id)
+            shift = (matching or match_ids(self.document.entries, pairs)).shift
+            matching = Matching(dict(pairs), shift if shifted else None, shifted)
+        return compare_documents(self.document, run, self.rules, matching, head_name=THIS_RUN)
 
 
-def load_baseline(
-    path: PathLike, backend: str, allowance: Allowance = DEFAULT_ALLOWANCE
-) -> Baseline:
+def load_baseline(path: PathLike, backend: str, rules: Rules | None = None) -> Baseline:
     """Read the baseline at ``path`` for a run measured by the ``backend`` backend.
 
     Raises:
-        BaselineError: naming the path for a missing, unreadable or malformed file, both
-            versions for another schema version, both backends for another backend.
+        BaselineError: naming the path for a missing, unreadable or malformed file, the
+            versions read for another layout version, both backends for another backend.
     """
     try:
         document = load_document(path)
@@ -192,25 +186,53 @@ def load_baseline(
             f"--memray-backend={backend}, or run this one with --memray-backend="
             f"{document.backend}",
         )
-    return Baseline(document, allowance)
+    return Baseline(document, rules)
+
+
+def rules_from_options(
+    max_increase: str | None,
+    noise_floor: str | None = None,
+    min_compared: str | None = None,
+    fail_gone: bool = False,
+) -> Rules:
+    """The gate's rules for the option values as given (None or empty: the default).
+
+    Raises:
+        ValueError: naming the option and the value for a bad one.
+    """
+    try:
+        allowance = allowance_or_default(max_increase, DEFAULT_MAX_INCREASE)
+    except ValueError as exc:
+        raise ValueError(f"{ALLOWANCE_OPTION}: {exc}") from None
+    try:
+        floor = allowance_or_default(noise_floor, DEFAULT_NOISE_FLOOR, "noise floor")
+    except ValueError as exc:
+        raise ValueError(f"{FLOOR_OPTION}: {exc}") from None
+    try:
+        minimum = parse_min_compared(min_compared)
+    except ValueError as exc:
+        raise ValueError(f"{MIN_OPTION}: {exc}") from None
+    return Rules(allowance, floor, minimum, fail_gone)
 
 
 def baseline_from_options(
-    path: PathLike | None, max_increase: str | None, backend: str
+    path: PathLike | None,
+    max_increase: str | None,
+    backend: str,
+    noise_floor: str | None = None,
+    min_compared: str | None = None,
+    fail_gone: bool = False,
 ) -> Baseline | None:
     """The gate for the option values as given; None when no baseline was given.
 
-    ``max_increase`` None (or empty) means the default, ``DEFAULT_MAX_INCREASE``. It is
-    checked even without a baseline, so that a typo does not wait for the day one is given.
+    The other values are checked even without a baseline, so that a typo does not wait for
+    the day one is given.
 
     Raises:
         BaselineError: for a bad baseline, as ``load_baseline`` does.
-        ValueError: naming the option and the value for a bad ``max_increase``.
+        ValueError: naming the option and the value for a bad rule.
     """
-    try:
-        allowance = parse_allowance(max_increase or DEFAULT_MAX_INCREASE)
-    except ValueError as exc:
-        raise ValueError(f"{ALLOWANCE_OPTION}: {exc}") from None
+    rules = rules_from_options(max_increase, noise_floor, min_compared, fail_gone)
     if path is None or path == "":
         return None
-    return load_baseline(path, backend, allowance)
+    return load_baseline(path, backend, rules)

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pytest_memray.files import write_text
+from pytest_memray.files import same_file, stream_fd, write_text
 from pytest_memray.gates import DEFAULT_MAX_INCREASE
-from pytest_memray.gates.allowance import parse_allowance
+from pytest_memray.gates.allowance import allowance_or_default
 from pytest_memray.gates.documents import load_document
 from pytest_memray.gates.exports import bmf_document, csv_text
 from pytest_memray.gates.history import History, build_history, load_runs
@@ -109,7 +109,7 @@ def add_commands(commands: Any) -> dict[str, Handler]:
 
 
 def _load_history(paths: list[str], last: int | None, max_increase: str) -> History:
-    allowance = parse_allowance(max_increase)
+    allowance = allowance_or_default(max_increase, DEFAULT_MAX_INCREASE)
     runs = load_runs(paths or [DEFAULT_STORAGE])
     if last is not None:
         runs = runs[-last:]
@@ -127,10 +127,16 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(path: str | None, text: str) -> None:
+def _write(path: str | None, text: str, inputs: list[str | None]) -> None:
     if path is None or path == "-":
         sys.stdout.write(text)
         return
+    for name in inputs:
+        if name is not None and stream_fd(path) is None and same_file(path, name):
+            raise ValueError(
+                f"the output {path} is the input {name}: no command overwrites its input; "
+                "name another file with -o, or leave -o out for standard output"
+            )
     try:
         write_text(Path(path), text)
     except OSError as exc:
@@ -138,7 +144,7 @@ def _write(path: str | None, text: str) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    allowance = parse_allowance(args.max_increase)
+    allowance = allowance_or_default(args.max_increase, DEFAULT_MAX_INCREASE)
     document = load_document(args.run)
     baseline = None if args.baseline is None else load_document(args.baseline)
     history = None
@@ -152,17 +158,17 @@ def _report(args: argparse.Namespace) -> int:
             f"the history was measured with the {history.backend} backend, but {args.run} "
             f"with {document.backend}: peaks from different backends are not comparable"
         )
-    _write(args.output, render_html(data))
+    _write(args.output, render_html(data), [args.run, args.baseline, *(args.history or [])])
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     document = load_document(args.run)
     if args.format == "csv":
-        _write(args.output, csv_text(document))
+        _write(args.output, csv_text(document), [args.run])
         return 0
     metrics, left_out = bmf_document(document)
     for line in left_out:
         print(f"left out of the BMF file: {line}", file=sys.stderr)
-    _write(args.output, json.dumps(metrics, indent=2) + "\n")
+    _write(args.output, json.dumps(metrics, indent=2) + "\n", [args.run])
     return 0

@@ -1,24 +1,30 @@
 """Reading ``--memray-json`` documents back, for the baseline gate, ``compare`` and ``merge``.
 
-Only what those three need is checked: the layout version, the backend's name, and each test's
-node id, outcome, peak and not-measured reason. Every problem raises ``DocumentError`` naming
-the file. A test whose figures are missing keeps the reason it gives (or a plain one when it
-gives none); it is never read as a peak of 0 B. Only the peak of a test that passed is a
-reference for later runs: one that failed, errored or was skipped may have stopped early.
+Every field the schema (``json_schema.json``) describes is checked for its type, in layout
+versions 2 and 3 alike; whatever is wrong raises one ``DocumentError`` naming the file and the
+place (``tests[3].top_locations[0].line``), in one line: a bad document is never read in part,
+never a traceback. A file larger than :data:`MAX_DOCUMENT_BYTES`, nested deeper than Python's
+JSON reader goes, or not UTF-8 is refused the same way.
+
+A test whose figures are missing keeps the reason it gives (or a plain one when it gives none);
+it is never read as a peak of 0 B. Only the peak of a test that passed is a reference for later
+runs: one that failed, errored or was skipped may have stopped early.
+
+A merged document (``merge``) lists the shards it was made of, and how many were expected when
+the user said so; :attr:`Document.incomplete` says why one that lacks a shard cannot be judged.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_memray.gates.format import SCHEMA_VERSION
-
-#: The layout version read here: the one this version writes.
-SUPPORTED_VERSION = SCHEMA_VERSION
+from pytest_memray.gates.format import READ_VERSIONS, SCHEMA_VERSION
+from pytest_memray.sizes import format_size
 
 PathLike = str | os.PathLike[str]
 
@@ -26,12 +32,20 @@ NO_FIGURE = "the document has no peak for it"
 
 #: Outcomes whose peak a later run is judged against: the test's code ran to its end.
 REFERENCE_OUTCOMES = frozenset({"passed", "xpassed"})
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "interrupted")
+
+#: The largest document read: far above any real suite's (a test's entry is about 1 KiB, so
+#: this is some 250,000 tests), far below what would exhaust a CI machine's memory.
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+READ_VERSIONS_TEXT = " and ".join(str(version) for version in READ_VERSIONS)
 
 
 class DocumentError(ValueError):
-    """A document that cannot be used: ``path`` says which, ``reason`` why."""
+    """A document that cannot be used: ``path`` says which, ``reason`` why (one line)."""
 
     def __init__(self, path: str, reason: str) -> None:
+        reason = " ".join(reason.split("\n"))
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
@@ -63,6 +77,59 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """One input a merged document was made of."""
+
+    source: str
+    tests: int
+    rootdir: str | None = None
+    workers: tuple[str, ...] = ()
+    #: Every test of it was in an earlier input (merge --prefer-last): a re-run of part of
+    #: the suite, not a shard of its own.
+    rerun: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "source": self.source,
+            "tests": self.tests,
+            "rootdir": self.rootdir,
+            "workers": list(self.workers),
+        }
+        if self.rerun:
+            data["rerun"] = True
+        return data
+
+
+@dataclass(frozen=True)
+class Shards:
+    """The shards of a merged document, and how many were expected (None: not said)."""
+
+    merged: tuple[Shard, ...]
+    expected: int | None = None
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why the document cannot stand for the whole suite; None when it can."""
+        counted = [shard for shard in self.merged if not shard.rerun]
+        if self.expected is None or len(counted) == self.expected:
+            return None
+        sources = ", ".join(shard.source for shard in counted)
+        if len(counted) < self.expected:
+            return (
+                f"incomplete: merged from {len(counted)} of the {self.expected} expected "
+                f"shards ({sources}), so the tests of the missing shards would pass without "
+                "being compared; merge every shard's document"
+            )
+        return (
+            f"merged from {len(counted)} shards ({sources}) but {self.expected} were expected:"
+            " the suite was split another way, or a shard was merged twice"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"expected": self.expected, "merged": [shard.to_json() for shard in self.merged]}
+
+
+@dataclass(frozen=True)
 class Document:
     """A read and checked document; ``entries`` keep the file's order."""
 
@@ -71,88 +138,310 @@ class Document:
     backend: str
     raw: Mapping[str, Any]
     entries: Mapping[str, Entry]
+    #: pytest's rootdir for the run that wrote it (test ids are relative to it); None when the
+    #: document does not say (version 2).
+    rootdir: str | None = None
+    #: The xdist workers that ran its tests (empty without xdist, or when not recorded).
+    workers: tuple[str, ...] = ()
+    #: What it was merged from; None for the document of one pytest run.
+    shards: Shards | None = None
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why this document cannot be judged against (a missing shard); None when it can."""
+        return None if self.shards is None else self.shards.incomplete
+
+    def shard_list(self, source: str | None = None) -> list[Shard]:
+        """The shards this document stands for: its own list if merged, else itself."""
+        if self.shards is not None:
+            return list(self.shards.merged)
+        return [Shard(source or self.path, len(self.entries), self.rootdir, self.workers)]
+
+    @property
+    def measured(self) -> int:
+        """How many of its tests have a peak."""
+        return sum(1 for entry in self.entries.values() if entry.peak_bytes is not None)
+
+
+# -- checking the layout ----------------------------------------------------------------------
+
+
+class _Checker:
+    """Type checks that raise a DocumentError naming the file and the place."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> DocumentError:
+        return DocumentError(self.path, f"{where} {problem}" if where else problem)
+
+    def obj(
+        self,
+        where: str,
+        value: object,
+        required: Sequence[str],
+        optional: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be an object, got {_kind(value)}")
+        missing = [key for key in required if key not in value]
+        if missing:
+            raise self.fail(where, f"lacks {', '.join(repr(key) for key in missing)}")
+        known = set(required) | set(optional)
+        unknown = sorted(str(key) for key in value if key not in known)
+        if unknown:
+            raise self.fail(where, f"has unknown key {unknown[0]!r}")
+        return value
+
+    def string(self, where: str, value: object, nullable: bool = False) -> str | None:
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str):
+            raise self.fail(where, f"must be a string{' or null' if nullable else ''}, got "
+                            f"{_kind(value)}")  # fmt: skip
+        return value
+
+    def count(self, where: str, value: object, nullable: bool = False) -> int | None:
+        if value is None and nullable:
+            return None
+        if not _is_int(value) or value < 0:  # type: ignore[operator]
+            raise self.fail(
+                where,
+                f"must be a non-negative integer{' or null' if nullable else ''}, got "
+                f"{_kind(value)}",
+            )
+        assert isinstance(value, int)
+        return value
+
+    def boolean(self, where: str, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, f"must be true or false, got {_kind(value)}")
+        return value
+
+    def array(self, where: str, value: object) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(where, f"must be an array, got {_kind(value)}")
+        return value
+
+    def strings(self, where: str, value: object) -> tuple[str, ...]:
+        items = self.array(where, value)
+        for index, item in enumerate(items):
+            self.string(f"{where}[{index}]", item)
+        return tuple(items)
 
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _entry(path: str, index: int, item: object) -> Entry:
-    if not isinstance(item, dict):
-        raise DocumentError(path, f"tests[{index}] is not an object")
-    nodeid = item.get("nodeid")
-    if not isinstance(nodeid, str) or not nodeid:
-        raise DocumentError(path, f"tests[{index}] has no nodeid")
-    where = f"test {nodeid}"
-    outcome = item.get("outcome")
-    if not isinstance(outcome, str):
-        raise DocumentError(path, f"{where} has no outcome")
-    peak = item.get("peak_bytes")
-    if peak is not None and (not _is_int(peak) or peak < 0):
-        raise DocumentError(
-            path, f"{where}: peak_bytes must be a non-negative integer or null, got {peak!r}"
-        )
-    reason = item.get("not_measured")
-    if reason is not None and not isinstance(reason, str):
-        raise DocumentError(path, f"{where}: not_measured must be a string or null")
+def _kind(value: object) -> str:
+    """A short description of a JSON value, for error messages (never the whole value)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        text = repr(value)
+        return f"the number {text if len(text) <= 30 else text[:27] + '...'}"
+    if isinstance(value, str):
+        text = repr(value)
+        return f"the string {text if len(text) <= 40 else text[:37] + '...'}"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+_TEST_KEYS = (
+    "nodeid",
+    "outcome",
+    "peak_bytes",
+    "not_measured",
+    "allocations",
+    "limit_bytes",
+    "top_locations",
+)
+_LOCATION_KEYS = ("function", "file", "line", "bytes", "count")
+
+
+def _entry(check: _Checker, version: int, index: int, item: object) -> Entry:
+    where = f"tests[{index}]"
+    required = _TEST_KEYS + (("notes",) if version >= 3 else ())
+    data = check.obj(where, item, required, ("capture_file",))
+    nodeid = check.string(f"{where}.nodeid", data["nodeid"])
+    assert nodeid is not None
+    if not nodeid:
+        raise check.fail(f"{where}.nodeid", "is empty")
+    where = f"{where} ({nodeid})"
+    outcome = check.string(f"{where}.outcome", data["outcome"])
+    if outcome not in OUTCOMES:
+        raise check.fail(f"{where}.outcome", f"must be one of {', '.join(OUTCOMES)}, got "
+                         f"{_kind(outcome)}")  # fmt: skip
+    assert outcome is not None
+    peak = check.count(f"{where}.peak_bytes", data["peak_bytes"], nullable=True)
+    reason = check.string(f"{where}.not_measured", data["not_measured"], nullable=True)
+    check.count(f"{where}.allocations", data["allocations"], nullable=True)
+    check.count(f"{where}.limit_bytes", data["limit_bytes"], nullable=True)
+    check.string(f"{where}.capture_file", data.get("capture_file"), nullable=True)
+    for number, location in enumerate(check.array(f"{where}.top_locations", data["top_locations"])):
+        at = f"{where}.top_locations[{number}]"
+        place = check.obj(at, location, _LOCATION_KEYS)
+        check.string(f"{at}.function", place["function"])
+        check.string(f"{at}.file", place["file"])
+        for key in ("line", "bytes", "count"):
+            check.count(f"{at}.{key}", place[key])
+    if version >= 3:
+        check.strings(f"{where}.notes", data["notes"])
     if reason is not None and peak is not None:
-        raise DocumentError(
-            path, f"{where} has a peak of {peak} bytes and is marked not measured ({reason})"
-        )
+        raise check.fail(where, f"has a peak of {peak} bytes and is marked not measured ({reason})")
     if peak is None and reason is None:
         reason = NO_FIGURE
-    return Entry(nodeid, outcome, peak, reason, item)
+    return Entry(nodeid, outcome, peak, reason, data)
+
+
+def _version(check: _Checker, data: dict[str, Any]) -> int:
+    if "version" not in data:
+        raise check.fail(
+            "",
+            f"not a pytest-memray JSON report (no version; this pytest-memray reads layout "
+            f"versions {READ_VERSIONS_TEXT})",
+        )
+    version = data["version"]
+    if isinstance(version, str) and version.strip().isdigit():
+        raise check.fail(
+            "",
+            f"its version is the string {version!r}, not the number {version.strip()}; this "
+            f"pytest-memray reads layout versions {READ_VERSIONS_TEXT}, written as numbers",
+        )
+    if not _is_int(version):
+        raise check.fail(
+            "version",
+            f"must be a number, got {_kind(version)}; this pytest-memray reads layout versions "
+            f"{READ_VERSIONS_TEXT}",
+        )
+    if version not in READ_VERSIONS:
+        raise check.fail(
+            "",
+            f"a version {version} document, but this pytest-memray reads layout versions "
+            f"{READ_VERSIONS_TEXT}; write it again with this version's --memray-json",
+        )
+    assert isinstance(version, int)
+    return version
+
+
+def _shards(check: _Checker, value: object) -> Shards | None:
+    if value is None:
+        return None
+    data = check.obj("shards", value, ("expected", "merged"))
+    expected = check.count("shards.expected", data["expected"], nullable=True)
+    if expected == 0:
+        raise check.fail("shards.expected", "must be at least 1")
+    merged = []
+    for index, item in enumerate(check.array("shards.merged", data["merged"])):
+        where = f"shards.merged[{index}]"
+        shard = check.obj(where, item, ("source", "tests"), ("rootdir", "workers", "rerun"))
+        source = check.string(f"{where}.source", shard["source"])
+        tests = check.count(f"{where}.tests", shard["tests"])
+        rootdir = check.string(f"{where}.rootdir", shard.get("rootdir"), nullable=True)
+        workers = check.strings(f"{where}.workers", shard.get("workers", []))
+        rerun = check.boolean(f"{where}.rerun", shard.get("rerun", False))
+        assert source is not None
+        assert tests is not None
+        merged.append(Shard(source, tests, rootdir, workers, rerun))
+    if not merged:
+        raise check.fail("shards.merged", "is empty")
+    return Shards(tuple(merged), expected)
 
 
 def parse_document(path: str, data: object) -> Document:
     """Check an already decoded document; ``path`` only names it in errors."""
+    check = _Checker(path)
     if not isinstance(data, dict):
-        raise DocumentError(path, "not a pytest-memray JSON report (no top-level object)")
-    version = data.get("version")
-    if not _is_int(version):
-        raise DocumentError(path, "not a pytest-memray JSON report (no version)")
-    if version != SUPPORTED_VERSION:
         raise DocumentError(
-            path,
-            f"a version {version} document, but this pytest-memray reads version "
-            f"{SUPPORTED_VERSION}; write it again with this version's --memray-json",
+            path, f"not a pytest-memray JSON report (the top level is {_kind(data)}, not an object)"
         )
-    backend = data.get("backend")
-    name = backend.get("name") if isinstance(backend, dict) else None
-    if not isinstance(name, str) or not name:
-        raise DocumentError(path, "has no backend name")
-    tests = data.get("tests")
-    if not isinstance(tests, list):
-        raise DocumentError(path, "has no list of tests")
+    version = _version(check, data)
+    optional = ("plugin_version",) + (("run", "shards") if version >= 3 else ())
+    check.obj("", data, ("version", "backend", "python", "tests"), optional)
+    if "plugin_version" in data:
+        check.string("plugin_version", data["plugin_version"])
+    backend = check.obj(
+        "backend",
+        data["backend"],
+        ("name", "version", "native_allocations", "thread_ids", "exact_peak"),
+        ("fallback_reason",),
+    )
+    name = check.string("backend.name", backend["name"])
+    if not name:
+        raise check.fail("backend.name", "is empty")
+    check.string("backend.version", backend["version"])
+    for key in ("native_allocations", "thread_ids", "exact_peak"):
+        check.boolean(f"backend.{key}", backend[key])
+    check.string("backend.fallback_reason", backend.get("fallback_reason"), nullable=True)
+    python = check.obj("python", data["python"], ("version", "implementation", "platform"))
+    for key in ("version", "implementation", "platform"):
+        check.string(f"python.{key}", python[key])
+    rootdir: str | None = None
+    workers: tuple[str, ...] = ()
+    if data.get("run") is not None:
+        run = check.obj("run", data["run"], ("rootdir",), ("workers",))
+        rootdir = check.string("run.rootdir", run["rootdir"], nullable=True)
+        workers = check.strings("run.workers", run.get("workers", []))
+    shards = _shards(check, data.get("shards"))
     entries: dict[str, Entry] = {}
-    for index, item in enumerate(tests):
-        entry = _entry(path, index, item)
+    for index, item in enumerate(check.array("tests", data["tests"])):
+        entry = _entry(check, version, index, item)
         if entry.nodeid in entries:
             raise DocumentError(path, f"lists test {entry.nodeid} twice")
         entries[entry.nodeid] = entry
-    return Document(path, version, name, data, entries)
+    return Document(path, version, name, data, entries, rootdir, workers, shards)
 
 
-def load_document(path: PathLike) -> Document:
-    """Read and check the document at ``path``."""
-    name = os.fspath(path)
+def _read_text(name: str) -> str:
     if os.path.isdir(name):  # Windows says "permission denied" when a folder is opened
         raise DocumentError(name, "is a directory, not a JSON report")
+    too_big = (
+        f"is larger than {format_size(MAX_DOCUMENT_BYTES)}, far more than a pytest-memray "
+        "report holds; not read"
+    )
     try:
-        with open(name, encoding="utf-8") as stream:
-            text = stream.read()
+        with open(name, "rb") as stream:
+            info = os.fstat(stream.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > MAX_DOCUMENT_BYTES:
+                raise DocumentError(name, too_big)
+            # Pipes and devices (/dev/zero) have no size: read one byte past the limit.
+            data = stream.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         raise DocumentError(name, "no such file") from None
     except IsADirectoryError:
         raise DocumentError(name, "is a directory, not a JSON report") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise DocumentError(name, f"cannot be read: {detail}") from None
+    except MemoryError:
+        raise DocumentError(name, "too large to read into memory here") from None
+    except OSError as exc:
+        raise DocumentError(name, f"cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(name, too_big)
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def decode(name: str, text: str) -> object:
+    """``text`` as JSON; a DocumentError naming ``name`` for anything that is not."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DocumentError(name, "not a pytest-memray JSON report (nested too deeply)") from None
+    except MemoryError:
+        raise DocumentError(name, "too large to read into memory here") from None
+    except ValueError as exc:  # JSONDecodeError, and ints longer than Python reads
         raise DocumentError(name, f"not valid JSON: {exc}") from None
-    return parse_document(name, data)
+
+
+def load_document(path: PathLike) -> Document:
+    """Read and check the document at ``path``; every problem is one ``DocumentError``."""
+    name = os.fspath(path)
+    return parse_document(name, decode(name, _read_text(name)))
 
 
 def check_same_backend(first: Document, second: Document) -> None:
@@ -163,3 +452,34 @@ def check_same_backend(first: Document, second: Document) -> None:
             f"measured with the {second.backend} backend, but {first.path} with "
             f"{first.backend}: peaks from different backends are not comparable",
         )
+
+
+def upgraded_entry(entry: Entry) -> dict[str, Any]:
+    """The entry's JSON in the current layout (a version 2 entry gets empty ``notes``)."""
+    raw = dict(entry.raw)
+    raw.setdefault("notes", [])
+    return raw
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """A test of a pytest run, for building a document of the run in memory."""
+
+    nodeid: str
+    outcome: str
+    peak_bytes: int | None
+    not_measured: str | None
+
+
+def run_document(
+    backend: str, entries: Sequence[RunEntry], rootdir: str | None, path: str = "this run"
+) -> Document:
+    """A document for a run still in memory (the gate's end of session); not checked."""
+    tests: dict[str, Entry] = {}
+    for item in entries:
+        reason = item.not_measured
+        if item.peak_bytes is None and reason is None:
+            reason = "not measured"
+        raw = {"nodeid": item.nodeid, "outcome": item.outcome, "peak_bytes": item.peak_bytes}
+        tests[item.nodeid] = Entry(item.nodeid, item.outcome, item.peak_bytes, reason, raw)
+    return Document(path, SCHEMA_VERSION, backend, {}, tests, rootdir)

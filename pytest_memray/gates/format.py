@@ -10,9 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-#: Version 2: tests that were not measured have ``peak_bytes: null`` and the reason in
-#: ``not_measured``; outcomes tell xfailed, xpassed and interrupted tests apart.
-SCHEMA_VERSION = 2
+#: Version 3: each test's ``notes`` (what the terminal showed about its figures); ``run``
+#: (pytest's rootdir, which test ids are relative to, and the xdist workers); ``shards`` in a
+#: merged document. Version 2: tests that were not measured have ``peak_bytes: null`` and the
+#: reason in ``not_measured``; outcomes tell xfailed, xpassed and interrupted tests apart.
+SCHEMA_VERSION = 3
+#: The versions the gates read: this one, and version 2 (read as version 3 without notes,
+#: rootdir or shards).
+READ_VERSIONS = (2, 3)
 SCHEMA_FILE = Path(__file__).with_name("json_schema.json")
 
 

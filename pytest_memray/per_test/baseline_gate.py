@@ -1,32 +1,61 @@
 """The baseline gate in a pytest session (``--memray-baseline``).
 
-Each measured test that passed its own code and its markers is judged against its peak in an
-earlier ``--memray-json`` document (:class:`~pytest_memray.gates.baseline.Baseline` decides);
-at the end, the process that reports lists what could not be compared. The gate reads what
-the tracking put on the call report (the peak, or why there is none), so it judges the
-test's own measurement once, on the report made after its call.
+Once the session's tests are collected, their ids are paired with the baseline's (whatever
+folder pytest was started from: :mod:`pytest_memray.gates.matching`). Each measured test that
+passed its own code and its markers is then judged against its baseline peak
+(:class:`~pytest_memray.gates.baseline.Baseline` decides) and fails when it grew past the
+allowance. The gate reads what the tracking put on the call report (the peak, or why there is
+none), and puts the baseline id it used on every report, so that the process that reports (the
+xdist controller under xdist) knows the pairs the workers used.
+
+At the end, the process that reports compares the whole baseline with the session's results,
+as ``python -m pytest_memray compare`` would, and prints the counts (compared, measured, held by
+the baseline) and the tables. When the gate could not judge (it compared no test, or fewer than
+``--memray-min-compared``; the baseline lacks a shard; tests of the baseline did not run and
+``--memray-fail-gone`` is given) the session's exit status is 2, with one line saying why,
+whatever else happened.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 from pytest_memray.gates.baseline import Baseline
+from pytest_memray.gates.compare import Comparison, render_text, verdict
+from pytest_memray.gates.documents import RunEntry
 from pytest_memray.per_test.failures import MEMORY_SECTION, Failure, mark_failed
 from pytest_memray.reporting.collector import ResultCollector
 from pytest_memray.reporting.wire import HANDLE_ATTR, NOT_MEASURED_ATTR, PEAK_ATTR
 
+#: On every report of a test, the baseline id the gate paired it with ("" for a new test).
+BASELINE_ID_ATTR = "memray_baseline_id"
+#: The session's exit status when the gate could not judge.
+COULD_NOT_JUDGE = 2
+
 
 class BaselineGate:
-    """Fails the tests whose peak grew past the allowance, and lists the rest at the end."""
+    """Fails the tests whose peak grew past the allowance, and judges the session at the end."""
 
-    def __init__(self, baseline: Baseline, collector: ResultCollector | None) -> None:
+    def __init__(
+        self, baseline: Baseline, collector: ResultCollector | None, rootdir: str | None = None
+    ) -> None:
         self.baseline = baseline
         #: Where the session's results are gathered: only on the process that reports.
         self._collector = collector
+        self._rootdir = rootdir
+        #: Run id -> the baseline id the process that ran it used ("" when it had none).
+        self._pairs: dict[str, str] = {}
+        self.comparison: Comparison | None = None
+
+    # -- in the processes that run tests -------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.baseline.match(item.nodeid for item in session.items)
 
     # tryfirst: the outer wrapper, so that the tracking's verdict is on the report already.
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -34,6 +63,7 @@ class BaselineGate:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
+        setattr(report, BASELINE_ID_ATTR, self.baseline.base_id(report.nodeid) or "")
         if report.when == "call" and report.passed and hasattr(report, HANDLE_ATTR):
             failure = self.judge(
                 report.nodeid,
@@ -62,21 +92,56 @@ class BaselineGate:
         grown = baseline.check(nodeid, peak)
         return None if grown is None else Failure(grown.summary, grown.section, grown.details)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    # -- in the process that reports -----------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        base_id = getattr(report, BASELINE_ID_ATTR, None)
+        if self._collector is not None and isinstance(base_id, str):
+            self._pairs[report.nodeid] = base_id
+
+    # A wrapper that works after the plain hooks, like the outputs: every result is in.
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        yield
         if self._collector is None:
             return
+        self.comparison = comparison = self._compare()
+        if comparison.problems:
+            session.exitstatus = COULD_NOT_JUDGE
+            if session.config.pluginmanager.get_plugin("terminalreporter") is None:
+                sys.stderr.write(f"ERROR: pytest-memray: {verdict(comparison)}\n")
+
+    def _compare(self) -> Comparison:
+        assert self._collector is not None
         final = self._collector.final()
-        peaks = {result.nodeid: result.peak_bytes for result, _ in final}
-        reasons = {
-            result.nodeid: result.not_measured
-            for result, _ in final
-            if result.not_measured is not None
-        }
-        lines = self.baseline.listing(peaks, reasons).lines()
+        entries = [
+            RunEntry(result.nodeid, outcome, result.peak_bytes, result.not_measured)
+            for result, outcome in final
+        ]
+        tracked = {result.nodeid for result, _ in final}
+        # Tests of the baseline that ran but never reached their call (an error in setup, a
+        # skip): they did run, so they are not "gone"; they have no figure, and say why.
+        for nodeid, outcome in self._collector.outcomes.items():
+            if nodeid not in tracked and self._pairs.get(nodeid):
+                entries.append(
+                    RunEntry(nodeid, outcome, None, f"its outcome was {outcome} before its call")
+                )
+        pairs = {nodeid: base for nodeid, base in self._pairs.items() if base}
+        return self.baseline.comparison(entries, self._rootdir, pairs if self._pairs else None)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        comparison = self.comparison
+        if comparison is None:
+            return
         terminalreporter.write_sep(
             "=",
             f"memray baseline {self.baseline.path} (allowed increase {self.baseline.allowance})",
         )
-        for line in lines or ["Every test ran against a baseline peak."]:
+        lines = render_text(comparison, head_name="this run").rstrip("\n").splitlines()
+        for line in lines[1:-1]:  # the title is in the separator; the verdict comes last
             terminalreporter.write_line(line)
+        if comparison.problems:
+            terminalreporter.write_line(f"ERROR: pytest-memray: {lines[-1]}", red=True, bold=True)
+        else:
+            terminalreporter.write_line(lines[-1])

@@ -11,7 +11,10 @@ project switching packages keeps its history: one cache entry per test, key
 * a peak that did not grow replaces the recorded one (a smaller peak lowers the bar).
 
 Other keys found in an entry are kept when it is rewritten. Without the cache plugin
-(``-p no:cacheprovider``) there is no history: nothing is recorded or checked.
+(``-p no:cacheprovider``) there is no history: nothing is recorded or checked. An entry that
+cannot be a peak (not an object, or a peak that is not a whole number of bytes: a string,
+``NaN``, a negative or fractional number) is treated as no history, with one warning per
+session naming the first such entry; the next passing run writes a good one.
 
 pytest keeps each cache value in a file named by its key, and a test id can hold characters
 that Windows forbids in file names (every id holds ``::``), or a part longer than a file name
@@ -22,7 +25,9 @@ of its own is lost there.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from typing import Any
 
 from pytest_memray.per_test.capture_files import MAX_NAME_BYTES, capture_file_name
@@ -62,19 +67,53 @@ class IncreaseHistory:
     def __init__(self, cache: Any | None, fail_on_increase: bool) -> None:
         self._cache = cache
         self.fail_on_increase = fail_on_increase
+        self._warned = False
 
     def _entry(self, nodeid: str) -> dict[str, Any]:
         if self._cache is None:
             return {}
         entry = self._cache.get(cache_key(nodeid), None)
-        return entry if isinstance(entry, dict) else {}
+        if entry is None or isinstance(entry, dict):
+            return entry or {}
+        self._corrupt(nodeid, entry)
+        return {}
 
     def previous(self, nodeid: str) -> int | None:
         """The recorded peak of ``nodeid`` in bytes; None if there is none or it is unreadable."""
-        value = self._entry(nodeid).get(PEAK_FIELD)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        entry = self._entry(nodeid)
+        if PEAK_FIELD not in entry:
+            return None
+        value = entry[PEAK_FIELD]
+        readable = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and (not isinstance(value, float) or (math.isfinite(value) and value.is_integer()))
+            and value >= 0
+        )
+        if not readable:
+            self._corrupt(nodeid, value)
             return None
         return int(value)
+
+    def _corrupt(self, nodeid: str, value: object) -> None:
+        """Warn, once per session, that an entry is unreadable; it counts as no history."""
+        if self._warned:
+            return
+        self._warned = True
+        # Imported here: the tracking imports the limits, which import this module.
+        from pytest_memray.per_test.tracking import PytestMemrayWarning
+
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        warnings.warn(
+            PytestMemrayWarning(
+                f"--fail-on-increase: the peak recorded in pytest's cache for {nodeid} "
+                f"({cache_key(nodeid)}) is unreadable ({shown}); it is treated as no history "
+                "(as is any other unreadable entry this session), and this run's peak replaces "
+                "it"
+            ),
+            stacklevel=2,
+        )
 
     def record(self, nodeid: str, peak: int) -> None:
         """Store ``peak`` as the latest peak of ``nodeid`` (nothing without the cache plugin)."""

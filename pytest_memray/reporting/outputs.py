@@ -17,8 +17,10 @@ import pytest
 
 from pytest_memray.backends.registry import BackendChoice
 from pytest_memray.files import write_text
+from pytest_memray.gates import DEFAULT_NOISE_FLOOR
+from pytest_memray.gates.allowance import allowance_or_default
 from pytest_memray.gates.format import document_text
-from pytest_memray.reporting.collector import ResultCollector
+from pytest_memray.reporting.collector import ResultCollector, worker_of
 from pytest_memray.reporting.json_output import benchmark_document, report_document
 from pytest_memray.reporting.junit import add_peaks
 from pytest_memray.reporting.terminal import render_report
@@ -41,6 +43,13 @@ class SessionOutputs:
         self.choice = choice
         self.collector = collector
         self._final: list[Any] = []
+        #: The xdist workers that reported tests.
+        self._workers: set[str] = set()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        worker = worker_of(report)
+        if worker:
+            self._workers.add(worker)
 
     def pytest_report_header(self) -> list[str]:
         if not self.settings.enabled:
@@ -66,9 +75,16 @@ class SessionOutputs:
         settings = self.settings
         if self.junit is not None:
             self._add_junit_peaks(session, *self.junit)
+        rootdir = str(session.config.rootpath)
         for path, document in (
-            (settings.json_path, lambda: report_document(self.choice, self._final)),
-            (settings.benchmark_json_path, lambda: benchmark_document(self.choice, self._final)),
+            (
+                settings.json_path,
+                lambda: report_document(self.choice, self._final, rootdir, sorted(self._workers)),
+            ),
+            (
+                settings.benchmark_json_path,
+                lambda: benchmark_document(self.choice, self._final, self._floor_bytes()),
+            ),
         ):
             if path is None:
                 continue
@@ -78,6 +94,11 @@ class SessionOutputs:
                 sys.stderr.write(f"ERROR: pytest-memray could not write {path}: {exc}\n")
                 if session.exitstatus == pytest.ExitCode.OK:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _floor_bytes(self) -> int:
+        """The size part of the noise floor (checked at the start of the session)."""
+        floor = self.settings.noise_floor
+        return allowance_or_default(floor, DEFAULT_NOISE_FLOOR, "noise floor").extra_bytes
 
     def _add_junit_peaks(self, session: pytest.Session, path: Path, prefix: str | None) -> None:
         peaks = {

@@ -1,4 +1,5 @@
-"""Hand-written version 2 JSON reports for the gate, compare and merge tests."""
+"""Hand-written JSON reports (layout version 3 unless asked) for the gate, compare and merge
+tests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 Peak = int | None | tuple[None, str]
 
 
-def make_entry(nodeid: str, peak: Peak, outcome: str = "passed") -> dict[str, Any]:
+def make_entry(
+    nodeid: str, peak: Peak, outcome: str = "passed", version: int = 3
+) -> dict[str, Any]:
     """An entry; ``peak`` is bytes, or ``(None, reason)`` for a test not measured."""
     not_measured: str | None = None
     peak_bytes: int | None
@@ -17,7 +20,7 @@ def make_entry(nodeid: str, peak: Peak, outcome: str = "passed") -> dict[str, An
         peak_bytes, not_measured = peak
     else:
         peak_bytes = peak
-    return {
+    entry: dict[str, Any] = {
         "nodeid": nodeid,
         "outcome": outcome,
         "peak_bytes": peak_bytes,
@@ -27,12 +30,19 @@ def make_entry(nodeid: str, peak: Peak, outcome: str = "passed") -> dict[str, An
         "capture_file": None,
         "top_locations": [],
     }
+    if version >= 3:
+        entry["notes"] = []
+    return entry
 
 
 def document(
-    peaks: dict[str, Peak], backend: str = "memray", version: int = 2, python: str = "3.12.1"
+    peaks: dict[str, Peak],
+    backend: str = "memray",
+    version: int = 3,
+    python: str = "3.12.1",
+    rootdir: str | None = "/project",
 ) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "version": version,
         "plugin_version": "2.0.0",
         "backend": {
@@ -44,8 +54,11 @@ def document(
             "fallback_reason": None,
         },
         "python": {"version": python, "implementation": "CPython", "platform": "linux"},
-        "tests": [make_entry(nodeid, peak) for nodeid, peak in peaks.items()],
     }
+    if version >= 3:
+        data["run"] = {"rootdir": rootdir, "workers": []}
+    data["tests"] = [make_entry(nodeid, peak, version=version) for nodeid, peak in peaks.items()]
+    return data
 
 
 def write(path: Path, data: object) -> str:

@@ -6,10 +6,12 @@ from fractions import Fraction
 
 import pytest
 
-from pytest_memray.gates import DEFAULT_MAX_INCREASE
+from pytest_memray.gates import DEFAULT_MAX_INCREASE, DEFAULT_NOISE_FLOOR
 from pytest_memray.gates.allowance import (
     DEFAULT_ALLOWANCE,
+    DEFAULT_FLOOR,
     Allowance,
+    allowance_or_default,
     parse_allowance,
 )
 
@@ -27,6 +29,10 @@ from pytest_memray.gates.allowance import (
         ("64 KB + 10%", Fraction(10), 64 * 1024),
         ("  10%+64KB  ", Fraction(10), 64 * 1024),
         ("150% + 1.5 MB", Fraction(150), int(1.5 * 1024**2)),
+        ("1 MiB", Fraction(0), 1024**2),
+        ("10% + 1.0MiB", Fraction(10), 1024**2),  # as the tool prints it
+        ("64 KiB + 5%", Fraction(5), 64 * 1024),
+        ("2 GiB", Fraction(0), 2 * 1024**3),
     ],
 )
 def test_parse_allowance_accepts(text: str, percent: Fraction, extra: int) -> None:
@@ -110,3 +116,31 @@ def test_default_absorbs_one_pymalloc_arena_on_a_tiny_test() -> None:
     assert not DEFAULT_ALLOWANCE.permits(100_000, 100_000 + 1024**2 + 10_001)
     # On large tests the percentage dominates.
     assert not DEFAULT_ALLOWANCE.permits(100 * 1024**2, 112 * 1024**2)
+
+
+@pytest.mark.parametrize("text", [None, "", "   "])
+def test_an_empty_value_means_the_default(text: str | None) -> None:
+    assert allowance_or_default(text, DEFAULT_MAX_INCREASE) == DEFAULT_ALLOWANCE
+    assert allowance_or_default(text, DEFAULT_NOISE_FLOOR, "noise floor") == DEFAULT_FLOOR
+
+
+def test_a_bad_noise_floor_is_named_as_such() -> None:
+    with pytest.raises(ValueError, match="invalid noise floor 'x'"):
+        allowance_or_default("x", DEFAULT_NOISE_FLOOR, "noise floor")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "noise"),
+    [
+        (1000, 1000, True),
+        (0, 1024**2, True),  # one pymalloc arena more, from nothing
+        (1024**2, 1, True),  # one arena less (memray, two runs of one suite)
+        (1_619_310, 596_387, True),  # the largest move of two tracemalloc runs measured
+        (0, 1024**2 + 1, False),
+        (100 * 1024**2, 106 * 1024**2, True),  # 5% + 1 MiB of 100 MiB is 6 MiB
+        (100 * 1024**2, 106 * 1024**2 + 1, False),
+        (100 * 1024**2, 94 * 1024**2 - 1, False),
+    ],
+)
+def test_the_default_noise_floor(old: int, new: int, noise: bool) -> None:
+    assert DEFAULT_FLOOR.covers(old, new) is noise

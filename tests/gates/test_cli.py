@@ -1,4 +1,4 @@
-"""``python -m pytest_memray compare`` and ``merge``: outputs, exit statuses and bad input."""
+"""``python -m pytest_memray compare``: tables, noise floor, exit statuses and bad input."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 
 from pytest_memray.gates.cli import main
-from pytest_memray.gates.format import SCHEMA_FILE
 
 from ..helpers import requires_subprocess
 from .documents import Peak, document, write
 
 MB = 1024**2
+KB = 1024
 
 BASE: dict[str, Peak] = {
     "t::grew_a_lot": 10 * MB,
     "t::grew_a_little": 10 * MB,
+    "t::grew_within": 10 * MB,
     "t::shrank": 10 * MB,
     "t::same": 5 * MB,
     "t::removed": 1 * MB,
@@ -28,6 +29,7 @@ BASE: dict[str, Peak] = {
 HEAD: dict[str, Peak] = {
     "t::grew_a_lot": 20 * MB,
     "t::grew_a_little": 10 * MB + 1,
+    "t::grew_within": 12 * MB,
     "t::shrank": 5 * MB,
     "t::same": 5 * MB,
     "t::new": 3 * MB,
@@ -48,36 +50,56 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-def test_text_lists_changes_largest_growth_first(
+def _rows(out: str) -> dict[str, list[str]]:
+    """The table rows of a text report, by test id (not the lists of new or gone tests)."""
+    return {
+        line.split()[0]: line.split()
+        for line in out.splitlines()
+        if line.startswith("  t::") and not line.split()[0].endswith(":")
+    }
+
+
+def test_text_lists_each_kind_of_change_in_its_own_section(
     pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, err = run(capsys, "compare", *pair)
+    base, head = pair
+    status, out, err = run(capsys, "compare", base, head)
     assert (status, err) == (1, "")
     lines = out.splitlines()
-    changed = [line.split()[0] for line in lines if line.startswith("  t::")][:3]
-    assert changed == ["t::grew_a_lot", "t::grew_a_little", "t::shrank"]
-    assert any(
-        line.split()
-        == [
-            "t::grew_a_lot",
-            "10.0MiB",
-            "20.0MiB",
-            "+10.0MiB",
-            "+100.0%",
-            "over",
-            "the",
-            "allowance",
-        ]
-        for line in lines
+    assert lines[1] == (
+        f"Compared 5 of the 6 tests measured in {head} with the baseline {base} "
+        "(7 tests, memray backend)."
     )
-    assert any(
-        line.split()[:5] == ["t::shrank", "10.0MiB", "5.0MiB", "-5.0MiB", "-50.0%"]
-        for line in lines
+    assert lines[2] == (
+        "Allowed increase 10% + 1.0MiB; noise floor 5% + 1.0MiB: 2 tests moved by no more "
+        "than it (1 not at all) and are not listed."
     )
-    assert "  t::new  3.0MiB" in lines
-    assert "  t::removed  1.0MiB" in lines
+    sections = [line for line in lines if line.endswith(":") and not line.startswith(" ")]
+    assert sections == [
+        "Grew past the allowed increase (1):",
+        "Grew within the allowed increase (1):",
+        "Improved (1):",
+        "New tests, not in the baseline (1):",
+        f"Gone: in the baseline, not in {head} (1):",
+        "Not compared, no figure on one side (1):",
+    ]
+    rows = _rows(out)
+    assert rows["t::grew_a_lot"] == [
+        "t::grew_a_lot",
+        "10.0MiB",
+        "20.0MiB",
+        "+10.0MiB",
+        "+100.0%",
+        "over",
+        "the",
+        "allowance",
+    ]
+    assert rows["t::grew_within"] == ["t::grew_within", "10.0MiB", "12.0MiB", "+2.0MiB", "+20.0%"]
+    assert rows["t::shrank"] == ["t::shrank", "10.0MiB", "5.0MiB", "-5.0MiB", "-50.0%"]
+    assert "t::grew_a_little" not in out  # within the noise floor
+    assert "  t::new: 3.0MiB" in lines
+    assert "  t::removed: 1.0MiB" in lines
     assert "  t::not_measured_in_head: head: the test skipped itself" in lines
-    assert "Unchanged peaks: 1" in lines
     assert lines[-1] == "1 test grew past the allowed increase of 10% + 1.0MiB."
 
 
@@ -86,20 +108,46 @@ def test_within_the_allowance_exits_0(
 ) -> None:
     status, out, _ = run(capsys, "compare", *pair, "--max-increase", "100%")
     assert status == 0
-    assert out.splitlines()[-1] == "No test grew past the allowed increase of 100%."
+    assert out.splitlines()[-1] == "No test grew past the allowed increase of 100% (5 compared)."
 
 
-def test_markdown_puts_regressions_in_a_table(
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_allowance_is_the_default_as_in_pytest(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    status, out, _ = run(capsys, "compare", *pair, f"--max-increase={value}")
+    assert status == 1
+    assert "Allowed increase 10% + 1.0MiB;" in out
+
+
+@pytest.mark.parametrize("allowance", ["1 MiB", "1.0MiB", "1024 KiB", "10% + 1 MiB"])
+def test_the_units_the_tool_prints_are_read_back(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str], allowance: str
+) -> None:
+    status, _, err = run(capsys, "compare", *pair, "--max-increase", allowance)
+    assert (status, err) == (1, "")
+
+
+def test_noise_floor_is_settable(pair: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "compare", *pair, "--noise-floor", "0%")
+    assert "t::grew_a_little" in _rows(out)
+    assert "+1.0B" in _rows(out)["t::grew_a_little"]
+    _, out, _ = run(capsys, "compare", *pair, "--noise-floor", "6 MB")
+    assert set(_rows(out)) == {"t::grew_a_lot"}  # past the allowance: listed whatever the floor
+
+
+def test_markdown_shows_every_section_in_view(
     pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, _ = run(capsys, "compare", *pair, "--format", "markdown")
     assert status == 1
     assert out.startswith("### Peak memory per test\n")
+    assert "<details>" not in out
     assert "**1 test grew past the allowed increase of 10% + 1.0MiB.**" in out
-    visible, hidden = out.split("<details>")
-    assert "| `t::grew_a_lot` | 10.0MiB | 20.0MiB | +10.0MiB **over** | +100.0% |" in visible
-    assert "<summary>2 other changed peaks, within the allowance</summary>" in hidden
-    assert "| `t::shrank` | 10.0MiB | 5.0MiB | -5.0MiB | -50.0% |" in hidden
+    assert "#### Grew past the allowed increase (1)" in out
+    assert "| `t::grew_a_lot` | 10.0MiB | 20.0MiB | +10.0MiB **over** | +100.0% |" in out
+    assert "#### Improved (1)" in out
+    assert "| `t::shrank` | 10.0MiB | 5.0MiB | -5.0MiB | -50.0% |" in out
     assert "- `t::new`: 3.0MiB" in out
     assert "- `t::removed`: 1.0MiB" in out
     assert "- `t::not_measured_in_head`: head: the test skipped itself" in out
@@ -115,43 +163,253 @@ def test_markdown_keeps_pipes_from_breaking_the_table(
     assert row.startswith("| `t::x[a\\|b]` | 1.0B | 10.0MiB |")
 
 
-def test_json_format(pair: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_tables_are_sorted_by_absolute_change_and_capped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base_peaks: dict[str, Peak] = {f"t::up{i:02}": 10 * MB for i in range(40)}
+    head_peaks: dict[str, Peak] = {f"t::up{i:02}": 10 * MB + (i + 2) * MB for i in range(40)}
+    base_peaks.update({f"t::down{i}": 100 * MB for i in range(3)})
+    head_peaks.update({f"t::down{i}": (100 - 10 * (i + 1)) * MB for i in range(3)})
+    base = write(tmp_path / "b.json", document(base_peaks))
+    head = write(tmp_path / "h.json", document(head_peaks))
+    status, out, _ = run(capsys, "compare", base, head, "--max-increase", "1000%")
+    assert status == 0
+    rows = list(_rows(out))
+    assert rows[:3] == ["t::up39", "t::up38", "t::up37"]
+    assert rows[30:] == ["t::down2", "t::down1", "t::down0"]  # largest decrease first
+    assert "  ... and 10 more" in out.splitlines()
+    _, out, _ = run(
+        capsys, "compare", base, head, "--max-rows=2", "--format=markdown", "--max-increase=1000%"
+    )
+    assert "... and 38 more" in out
+    assert "... and 1 more" in out
+
+
+def test_markdown_fits_a_pull_request_comment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long = "x" * 2000
+    base_peaks: dict[str, Peak] = {f"t::{long}[{i}]": MB for i in range(3000)}
+    head_peaks: dict[str, Peak] = {f"t::{long}[{i}]": 50 * MB for i in range(3000)}
+    head_peaks.update({f"t::new{long}[{i}]": MB for i in range(3000)})
+    base = write(tmp_path / "b.json", document(base_peaks))
+    head = write(tmp_path / "h.json", document(head_peaks))
+    status, out, _ = run(capsys, "compare", base, head, "--format", "markdown")
+    assert status == 1
+    assert len(out) < 65_536
+    assert "... and " in out
+    assert "#### Grew past the allowed increase (3000)" in out
+
+
+def test_json_format_holds_every_row(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     status, out, _ = run(capsys, "compare", *pair, "--format", "json", "--max-increase", "0%")
     assert status == 1
     data = json.loads(out)
     assert data["backend"] == "memray"
-    assert data["allowance"] == "0%"
-    assert data["grew_past_allowance"] == 2
-    assert [c["nodeid"] for c in data["changed"]] == [
+    assert (data["allowance"], data["noise_floor"], data["min_compared"]) == (
+        "0%",
+        "5% + 1.0MiB",
+        "1",
+    )
+    assert (data["status"], data["problems"]) == (1, [])
+    assert (data["base_tests"], data["head_measured"], data["compared"]) == (7, 6, 5)
+    assert data["grew_past_allowance"] == 3
+    assert [c["nodeid"] for c in data["grew"]] == [
         "t::grew_a_lot",
-        "t::grew_a_little",
-        "t::shrank",
+        "t::grew_within",
+        "t::grew_a_little",  # past a 0% allowance: listed within the floor
     ]
-    assert data["changed"][0] == {
+    assert data["grew"][0] == {
         "nodeid": "t::grew_a_lot",
+        "base_nodeid": "t::grew_a_lot",
         "old_bytes": 10 * MB,
         "new_bytes": 20 * MB,
         "change_bytes": 10 * MB,
         "change_percent": 100.0,
+        "new_allocation": False,
         "over_allowance": True,
     }
+    assert [c["nodeid"] for c in data["improved"]] == ["t::shrank"]
+    assert (data["within_noise"], data["unchanged"]) == (1, 1)
     assert data["new"] == [{"nodeid": "t::new", "peak_bytes": 3 * MB, "not_measured": None}]
-    assert data["removed"][0]["nodeid"] == "t::removed"
-    assert data["not_measured"] == [
+    assert data["gone"][0]["nodeid"] == "t::removed"
+    assert data["not_compared"] == [
         {"nodeid": "t::not_measured_in_head", "base": None, "head": "the test skipped itself"}
     ]
+    assert data["id_prefix"] is None
 
 
-def test_growth_from_zero_has_no_made_up_percentage(
+def test_growth_from_zero_reads_new_allocation(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = write(tmp_path / "b.json", document({"t::a": 0}))
-    head = write(tmp_path / "h.json", document({"t::a": 2 * MB}))
+    base = write(tmp_path / "b.json", document({"t::a": 0, "t::b": 0}))
+    head = write(tmp_path / "h.json", document({"t::a": 150 * MB, "t::b": 10}))
     status, out, _ = run(capsys, "compare", base, head)
     assert status == 1
-    assert "from 0 B" in out
+    row = next(line for line in out.splitlines() if line.startswith("  t::a"))
+    assert row.split()[1:] == ["0.0B", "150.0MiB", "new", "allocation:", "150.0MiB", "over", "the",
+                               "allowance"]  # fmt: skip
+    assert "%" not in row
+    assert "t::b" not in out  # 10 bytes from nothing: noise
+    _, out, _ = run(capsys, "compare", base, head, "--format", "markdown")
+    assert "| `t::a` | 0.0B | 150.0MiB | new allocation: 150.0MiB **over** |  |" in out
     _, out, _ = run(capsys, "compare", base, head, "--format", "json")
-    assert json.loads(out)["changed"][0]["change_percent"] is None
+    change = json.loads(out)["grew"][0]
+    assert (change["change_percent"], change["new_allocation"]) == (None, True)
+
+
+def test_two_unchanged_runs_list_no_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Small moves of every test (what two tracemalloc runs of an unchanged suite give) and
+    memray's 1 MiB arena steps are not rows."""
+    base_peaks: dict[str, Peak] = {f"t::t{i}": 1000 + 37 * i for i in range(200)}
+    head_peaks: dict[str, Peak] = {f"t::t{i}": 1000 + 37 * i + (i % 7) * 64 for i in range(200)}
+    base_peaks.update({"t::arena": MB, "t::big": 300 * MB})
+    head_peaks.update({"t::arena": 1, "t::big": 300 * MB + 3 * MB})
+    base = write(tmp_path / "b.json", document(base_peaks))
+    head = write(tmp_path / "h.json", document(head_peaks))
+    status, out, _ = run(capsys, "compare", base, head)
+    assert status == 0
+    assert _rows(out) == {}
+    assert "No peak changed by more than the noise floor." in out
+
+
+def test_a_tiny_change_does_not_print_as_zero_percent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(tmp_path / "b.json", document({"t::up": 4 * MB, "t::down": 4 * MB}))
+    head = write(tmp_path / "h.json", document({"t::up": 4 * MB + 10, "t::down": 4 * MB - 10}))
+    status, out, _ = run(capsys, "compare", base, head, "--noise-floor", "0 B")
+    assert status == 0
+    rows = _rows(out)
+    assert rows["t::up"][3:] == ["+10.0B", "+<0.1%"]
+    assert rows["t::down"][3:] == ["-10.0B", "-<0.1%"]
+
+
+def test_a_base_test_that_failed_is_not_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = document({"t::a": 1, "t::b": 1})
+    data["tests"][0]["outcome"] = "failed"
+    base = write(tmp_path / "b.json", data)
+    head = write(tmp_path / "h.json", document({"t::a": 10 * MB, "t::b": 1}))
+    status, out, _ = run(capsys, "compare", base, head)
+    assert status == 0
+    assert "  t::a: base: its outcome was failed, so its peak is no reference" in out.splitlines()
+
+
+# -- could not judge: exit 2 -------------------------------------------------------------------
+
+
+def test_comparing_nothing_exits_2_with_the_counts_and_the_likely_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(tmp_path / "b.json", document({"a/t.py::x": 1, "a/t.py::y": 1}))
+    head = write(
+        tmp_path / "h.json", document({"b/t.py::x": 1, "b/t.py::y": 1}, rootdir="/elsewhere")
+    )
+    status, out, err = run(capsys, "compare", base, head)
+    assert status == 2
+    assert out.splitlines()[-1].startswith("Could not judge: compared no test")
+    assert err.count("\n") == 1
+    assert err.startswith(
+        f"python -m pytest_memray compare: error: could not judge: compared no test: {head} "
+        f"measured 2 tests and the baseline {base} holds 2; likely cause: 2 of {head}'s test "
+        "names are in the baseline under other paths: the ids are relative to another rootdir "
+        f"(the baseline's rootdir was /project, {head}'s is /elsewhere)"
+    )
+
+
+def test_a_renamed_suite_compares_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(tmp_path / "b.json", document({"t.py::old_name": 1}))
+    head = write(tmp_path / "h.json", document({"t.py::new_name": 1}))
+    status, _, err = run(capsys, "compare", base, head)
+    assert status == 2
+    assert "likely cause: no test name of" in err
+    assert "every test was renamed" in err
+
+
+def test_ids_relative_to_another_rootdir_are_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(tmp_path / "b.json", document({"demo/t.py::x": MB, "demo/t.py::y": MB}))
+    head = write(tmp_path / "h.json", document({"t.py::x": 20 * MB, "t.py::y": MB}))
+    status, out, _ = run(capsys, "compare", base, head)
+    assert status == 1
+    assert "Compared 2 of the 2 tests" in out
+    assert (
+        f"2 tests matched by folder: the baseline's ids carry the folder 'demo/' that {head}'s "
+        "lack (ids relative to another rootdir)."
+    ) in out
+    _, out, _ = run(capsys, "compare", head, base, "--format", "json")
+    assert json.loads(out)["id_prefix"] == {"prefix": "demo/", "on": "head"}
+
+
+@pytest.mark.parametrize(
+    ("minimum", "status"),
+    [("1", 1), ("5", 1), ("6", 2), ("83%", 1), ("84%", 2), ("100%", 2)],
+)
+def test_min_compared(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str], minimum: str, status: int
+) -> None:
+    """Five of the head's six measured tests are compared (83.3%)."""
+    got, _, err = run(capsys, "compare", *pair, "--min-compared", minimum)
+    assert got == status
+    if status == 2:
+        assert "could not judge: compared 5 tests, fewer than the 6 required" in err
+
+
+@pytest.mark.parametrize("value", ["0", "0%", "101%", "-1", "2.5", "many"])
+def test_bad_min_compared_exits_2(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    status, out, err = run(capsys, "compare", *pair, f"--min-compared={value}")
+    assert (status, out) == (2, "")
+    assert f"invalid minimum {value!r}" in err
+
+
+def test_fail_gone(pair: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "compare", *pair, "--fail-gone", "--max-increase", "200%")
+    assert status == 2
+    assert f"1 tests of the baseline {pair[0]} did not run in {pair[1]} (t::removed)" in err
+
+
+def test_could_not_judge_wins_over_growth(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "compare", *pair, "--fail-gone")
+    assert status == 2
+    assert "Grew past the allowed increase (1):" in out  # the table is still there
+
+
+@pytest.mark.parametrize("side", ["base", "head"])
+def test_a_document_lacking_a_shard_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], side: str
+) -> None:
+    merged = document({"t::a": 1})
+    merged["shards"] = {
+        "expected": 3,
+        "merged": [{"source": "s1.json", "tests": 1}, {"source": "s2.json", "tests": 0}],
+    }
+    whole = document({"t::a": 1})
+    docs = {"base": whole, "head": whole, side: merged}
+    base = write(tmp_path / "b.json", docs["base"])
+    head = write(tmp_path / "h.json", docs["head"])
+    status, _, err = run(capsys, "compare", base, head)
+    assert status == 2
+    name = base if side == "base" else head
+    assert (
+        f"could not judge: {name} is incomplete: merged from 2 of the 3 expected shards "
+        "(s1.json, s2.json)"
+    ) in err
+
+
+# -- bad input: exit 2, one line -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -165,9 +423,9 @@ def test_growth_from_zero_has_no_made_up_percentage(
         (
             {"version": 1},
             {},
-            "{base}: a version 1 document, but this pytest-memray reads version 2",
+            "{base}: a version 1 document, but this pytest-memray reads layout versions 2 and 3",
         ),
-        ({}, {"version": 3}, "{head}: a version 3 document"),
+        ({}, {"version": 4}, "{head}: a version 4 document"),
     ],
 )
 def test_mixed_backends_or_versions_exit_2(
@@ -184,6 +442,16 @@ def test_mixed_backends_or_versions_exit_2(
     assert err.startswith("python -m pytest_memray compare: error: ")
     assert message.format(base=base, head=head) in err
     assert err.count("\n") == 1
+
+
+def test_version_2_documents_are_still_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write(tmp_path / "b.json", document({"t::a": MB}, version=2))
+    head = write(tmp_path / "h.json", document({"t::a": 20 * MB}))
+    status, out, _ = run(capsys, "compare", base, head)
+    assert status == 1
+    assert "Compared 1 of the 1 tests" in out
 
 
 def test_bad_file_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -207,87 +475,19 @@ def test_bad_allowance_exits_2(pair: tuple[str, str], capsys: pytest.CaptureFixt
     )
 
 
-def test_merge_concatenates_shards(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    one = write(tmp_path / "1.json", document({"t::a": 1, "t::b": 2}))
-    two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))
-    out_path = tmp_path / "merged.json"
-    status, out, err = run(capsys, "merge", str(out_path), one, two)
-    assert (status, out, err) == (0, "", "")
-    merged = json.loads(out_path.read_text(encoding="utf-8"))
-    expected = document({"t::a": 1, "t::b": 2, "t::c": (None, "skipped")})
-    assert merged == expected
-    assert list(tmp_path.glob("*.partial")) == []
-
-
-def test_merge_output_validates_against_the_schema(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
-    one = write(tmp_path / "1.json", document({"t::a": 1}))
-    two = write(tmp_path / "2.json", document({"t::c": (None, "skipped")}))
-    assert main(["merge", str(tmp_path / "m.json"), one, two]) == 0
-    jsonschema.validate(json.loads((tmp_path / "m.json").read_text(encoding="utf-8")), schema)
-
-
-def test_merge_refuses_a_test_in_two_shards(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    one = write(tmp_path / "1.json", document({"t::a": 1, "t::b": 2}))
-    two = write(tmp_path / "2.json", document({"t::b": 5, "t::c": 3}))
-    out_path = tmp_path / "merged.json"
-    status, _, err = run(capsys, "merge", str(out_path), one, two)
+def test_bad_noise_floor_exits_2(pair: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "compare", *pair, "--noise-floor=some")
     assert status == 2
-    assert f"error: {two}: test t::b is also in {one}" in err
-    assert "--prefer-last" in err
-    assert not out_path.exists()
-
-    status, _, err = run(capsys, "merge", str(out_path), one, two, "--prefer-last")
-    assert (status, err) == (0, "")
-    merged = json.loads(out_path.read_text(encoding="utf-8"))
-    assert [(t["nodeid"], t["peak_bytes"]) for t in merged["tests"]] == [
-        ("t::a", 1),
-        ("t::b", 5),
-        ("t::c", 3),
-    ]
+    assert "error: invalid noise floor 'some'" in err
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"backend": "tracemalloc"}, "measured with the tracemalloc backend"),
-        ({"version": 1}, "a version 1 document"),
-    ],
-)
-def test_merge_refuses_mixed_backends_and_versions(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], kwargs: dict[str, object], message: str
-) -> None:
-    one = write(tmp_path / "1.json", document({"t::a": 1}))
-    two = write(tmp_path / "2.json", document({"t::b": 1}, **kwargs))  # type: ignore[arg-type]
-    out_path = tmp_path / "merged.json"
-    status, _, err = run(capsys, "merge", str(out_path), one, two)
-    assert status == 2
-    assert f"error: {two}: {message}" in err
-    assert not out_path.exists()
-
-
-def test_merge_notes_shards_from_different_pythons(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    one = write(tmp_path / "1.json", document({"t::a": 1}))
-    two = write(tmp_path / "2.json", document({"t::b": 1}, python="3.13.0"))
-    status, _, err = run(capsys, "merge", str(tmp_path / "m.json"), one, two)
-    assert status == 0
-    assert f"note: {two} was measured with backend version 1.14.0, Python 3.13.0" in err
-
-
-def test_merge_reports_an_unwritable_output(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    one = write(tmp_path / "1.json", document({"t::a": 1}))
-    status, _, err = run(capsys, "merge", str(tmp_path / "no" / "dir" / "m.json"), one)
-    assert status == 2
-    assert "cannot be written" in err
+def test_usage_errors_exit_2_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "only-one.json"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "error: the following arguments are required: HEAD.json" in err
 
 
 @requires_subprocess
@@ -304,28 +504,5 @@ def test_runs_as_a_module(pair: tuple[str, str]) -> None:
         [sys.executable, "-m", "pytest_memray"], capture_output=True, text=True, check=False
     )
     assert usage.returncode == 2
-    assert "compare" in usage.stderr
-
-
-def test_a_base_test_that_failed_is_not_compared(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    data = document({"t::a": 1})
-    data["tests"][0]["outcome"] = "failed"
-    base = write(tmp_path / "b.json", data)
-    head = write(tmp_path / "h.json", document({"t::a": 10 * MB}))
-    status, out, _ = run(capsys, "compare", base, head)
-    assert status == 0
-    assert "  t::a: base: its outcome was failed, so its peak is no reference" in out.splitlines()
-
-
-def test_a_tiny_change_does_not_print_as_zero_percent(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    base = write(tmp_path / "b.json", document({"t::up": 4 * MB, "t::down": 4 * MB}))
-    head = write(tmp_path / "h.json", document({"t::up": 4 * MB + 10, "t::down": 4 * MB - 10}))
-    status, out, _ = run(capsys, "compare", base, head)
-    assert status == 0
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  t::")}
-    assert rows["t::up"][3:] == ["+10.0B", "+<0.1%"]
-    assert rows["t::down"][3:] == ["-10.0B", "-<0.1%"]
+    assert "command" in usage.stderr
+    assert usage.stderr.count("\n") == 1

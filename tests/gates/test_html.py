@@ -98,7 +98,7 @@ def test_data_holds_every_test_and_what_is_known_of_it() -> None:
     assert "does not say" in unknown["headroom_note"]
     comparison = data["comparison"]
     assert comparison["grew_past_allowance"] == 1
-    assert [e["nodeid"] for e in comparison["removed"]] == ["tests/test_old.py::test_removed"]
+    assert [e["nodeid"] for e in comparison["gone"]] == ["tests/test_old.py::test_removed"]
     assert [e["nodeid"] for e in comparison["new"]] == ["tests/test_many.py::test_case[19]"]
 
 

@@ -186,21 +186,23 @@
   }
 
   function percent(change) {
-    if (change.change_percent === null) { return "from 0 B"; }
+    if (change.change_percent === null) { return "new allocation"; }
     return (change.change_percent > 0 ? "+" : "") + change.change_percent.toFixed(1) + "%";
   }
 
   function diff(comparison) {
     document.getElementById("diff-section").hidden = false;
-    var grew = comparison.changed.filter(function (c) { return c.change_bytes > 0; });
-    var shrank = comparison.changed.filter(function (c) { return c.change_bytes < 0; })
-      .sort(function (a, b) { return a.change_bytes - b.change_bytes; });
+    var grew = comparison.grew;
+    var shrank = comparison.improved;
     var summary = document.getElementById("diff-summary");
-    summary.textContent = "Baseline " + comparison.base + ", allowed increase " + comparison.allowance + ": " +
-      comparison.grew_past_allowance + " grew past it, " + grew.length + " grew, " + shrank.length +
-      " improved, " + comparison.unchanged + " unchanged, " + comparison.new.length + " new, " +
-      comparison.removed.length + " removed, " + comparison.not_measured.length + " not compared.";
-    summary.className = comparison.grew_past_allowance ? "bad" : "";
+    summary.textContent = "Baseline " + comparison.base + ", allowed increase " + comparison.allowance +
+      ", noise floor " + comparison.noise_floor + ": compared " + comparison.compared + " of the " +
+      comparison.head_measured + " measured tests; " + comparison.grew_past_allowance + " grew past the allowance, " +
+      grew.length + " grew, " + shrank.length + " improved, " + comparison.within_noise +
+      " within the noise floor, " + comparison.new.length + " new, " + comparison.gone.length + " gone, " +
+      comparison.not_compared.length + " not compared." +
+      (comparison.problems.length ? " Could not judge: " + comparison.problems.join("; ") + "." : "");
+    summary.className = comparison.grew_past_allowance || comparison.problems.length ? "bad" : "";
     var box = document.getElementById("diff-tables");
     function changeRows(list) {
       return list.map(function (c) {
@@ -222,10 +224,10 @@
       }), [false, false]));
     }
     entries("New tests", comparison.new);
-    entries("Removed tests", comparison.removed);
-    if (comparison.not_measured.length) {
-      box.appendChild(el("h3", { text: "Not compared (" + comparison.not_measured.length + ")" }));
-      box.appendChild(simpleTable(["Test", "Why"], comparison.not_measured.map(function (u) {
+    entries("Gone tests", comparison.gone);
+    if (comparison.not_compared.length) {
+      box.appendChild(el("h3", { text: "Not compared (" + comparison.not_compared.length + ")" }));
+      box.appendChild(simpleTable(["Test", "Why"], comparison.not_compared.map(function (u) {
         var why = [];
         if (u.base !== null) { why.push("baseline: " + u.base); }
         if (u.head !== null) { why.push("this run: " + u.head); }

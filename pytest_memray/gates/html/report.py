@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pytest_memray.gates.allowance import DEFAULT_ALLOWANCE, Allowance
-from pytest_memray.gates.compare import compare_documents
+from pytest_memray.gates.compare import Rules, compare_documents
 from pytest_memray.gates.compare import render_json as comparison_json
 from pytest_memray.gates.documents import REFERENCE_OUTCOMES, Document
 from pytest_memray.gates.history import History
@@ -188,7 +188,8 @@ def report_data(
     python = _object(raw.get("python"))
     comparison = None
     if baseline is not None:
-        result = compare_documents(baseline, document, allowance or DEFAULT_ALLOWANCE)
+        rules = Rules(allowance=allowance or DEFAULT_ALLOWANCE)
+        result = compare_documents(baseline, document, rules)
         comparison = comparison_json(result)
     links = links or {}
     return {

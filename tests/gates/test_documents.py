@@ -1,0 +1,202 @@
+"""Bad documents: ``compare`` and ``merge`` exit 2 with one line naming the file and what is
+wrong, never 1 (which means "a test grew") and never a traceback."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_memray.gates import documents
+from pytest_memray.gates.cli import main
+from pytest_memray.gates.documents import DocumentError, load_document
+
+from .documents import document, write
+
+Edit = Callable[[dict[str, Any]], object]
+
+
+def _set(path: str, value: object) -> Edit:
+    """An edit that sets the value at a dotted ``path`` (numbers index arrays)."""
+
+    def edit(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = data
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(last) if last.isdigit() else last] = value
+
+    return edit
+
+
+def _drop(path: str) -> Edit:
+    def edit(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = data
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        del node[last]
+
+    return edit
+
+
+LOCATION = {"function": "f", "file": "a.py", "line": 3, "bytes": 10, "count": 1}
+
+BAD_EDITS: list[tuple[str, Edit, str]] = [
+    ("version as a string", _set("version", "2"),
+     "its version is the string '2', not the number 2"),
+    ("version as true", _set("version", True), "version must be a number, got true"),
+    ("version as a float", _set("version", 3.0), "version must be a number, got the number 3.0"),
+    ("no version", _drop("version"),
+     "no version; this pytest-memray reads layout versions 2 and 3"),
+    ("backend as a list", _set("backend", []), "backend must be an object, got an array"),
+    ("backend name as a number", _set("backend.name", 5), "backend.name must be a string"),
+    ("native_allocations as a string", _set("backend.native_allocations", "yes"),
+     "backend.native_allocations must be true or false"),
+    ("python version as null", _set("python.version", None), "python.version must be a string"),
+    ("tests as an object", _set("tests", {}), "tests must be an array, got an object"),
+    ("test as a string", _set("tests.0", "t::a"), "tests[0] must be an object"),
+    ("nodeid as a number", _set("tests.0.nodeid", 7), "tests[0].nodeid must be a string"),
+    ("unknown outcome", _set("tests.0.outcome", "ok"), "outcome must be one of passed"),
+    ("peak as NaN", _set("tests.0.peak_bytes", float("nan")), "peak_bytes must be a non-negative"),
+    ("peak as a string", _set("tests.0.peak_bytes", "12"), "got the string '12'"),
+    ("allocations negative", _set("tests.0.allocations", -3), "allocations must be"),
+    ("limit as a float", _set("tests.0.limit_bytes", 1.5), "limit_bytes must be"),
+    ("capture file as a number", _set("tests.0.capture_file", 3), "capture_file must be a string"),
+    ("locations as a string", _set("tests.0.top_locations", "x"), "top_locations must be an array"),
+    ("location line as a string", _set("tests.0.top_locations", [{**LOCATION, "line": "3"}]),
+     "top_locations[0].line must be a non-negative integer"),
+    ("location without a file", _set("tests.0.top_locations", [{"function": "f"}]),
+     "top_locations[0] lacks 'file', 'line', 'bytes', 'count'"),
+    ("notes as a string", _set("tests.0.notes", "a note"), "notes must be an array"),
+    ("a note as a number", _set("tests.0.notes", [1]), "notes[0] must be a string"),
+    ("no notes in version 3", _drop("tests.0.notes"), "lacks 'notes'"),
+    ("unknown key", _set("tests.0.colour", "red"), "has unknown key 'colour'"),
+    ("run as a list", _set("run", [1]), "run must be an object"),
+    ("rootdir as a number", _set("run.rootdir", 1), "run.rootdir must be a string or null"),
+    ("shards as a string", _set("shards", "all"), "shards must be an object"),
+    ("shards expected zero", _set("shards", {"expected": 0, "merged": []}),
+     "shards.expected must be at least 1"),
+    ("shards without any", _set("shards", {"expected": None, "merged": []}),
+     "shards.merged is empty"),
+]  # fmt: skip
+
+
+def _bad(tmp_path: Path, edit: Edit) -> str:
+    data = copy.deepcopy(document({"t::a": 1}))
+    data["tests"][0]["top_locations"] = [dict(LOCATION)]
+    edit(data)
+    return write(tmp_path / "bad.json", data)
+
+
+@pytest.mark.parametrize(("edit", "message"), [(e, m) for _, e, m in BAD_EDITS],
+                         ids=[name for name, _, _ in BAD_EDITS])  # fmt: skip
+@pytest.mark.parametrize("command", ["compare", "merge"])
+def test_a_wrong_type_anywhere_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, edit: Edit, message: str
+) -> None:
+    bad = _bad(tmp_path, edit)
+    good = write(tmp_path / "good.json", document({"t::a": 1}))
+    args = [good, bad] if command == "compare" else [bad]
+    status = main([command, *args])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err.startswith(f"python -m pytest_memray {command}: error: {bad}: ")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 1_000_000 + "]" * 1_000_000, "nested too deeply"),
+        ('{"version": 3, "tests": [' + "[" * 200_000 + "]" * 200_000 + "]}", "nested too deeply"),
+        ('{"version": 3, "tests": [], "x": ' + "9" * 10_000 + "}", "not valid JSON"),
+        ("", "not valid JSON"),
+        ("null", "the top level is null, not an object"),
+        ('"a string"', "the top level is the string 'a string', not an object"),
+        ("[]", "the top level is an array, not an object"),
+    ],
+    ids=["nested", "nested-inside", "long-int", "empty", "null", "string", "array"],
+)
+@pytest.mark.parametrize("command", ["compare", "merge"])
+def test_garbage_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, text: str, message: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(text, encoding="utf-8")
+    good = write(tmp_path / "good.json", document({"t::a": 1}))
+    args = [str(bad), good] if command == "compare" else [str(bad)]
+    status = main([command, *args])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert f"error: {bad}: " in err
+    assert message in err
+    assert err.count("\n") == 1
+
+
+def test_a_huge_file_is_refused_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 1024)
+    big = tmp_path / "big.json"
+    big.write_text(" " * 2000 + "{}", encoding="utf-8")
+    status = main(["merge", str(big)])
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert f"error: {big}: is larger than 1.0KiB, far more than a pytest-memray report holds" in err
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_device_is_read_no_further_than_the_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 1024 * 1024)
+    status = main(["compare", "/dev/zero", "/dev/zero"])
+    _, err = capsys.readouterr()
+    assert status == 2
+    assert "error: /dev/zero: is larger than 1.0MiB" in err
+
+
+def test_invalid_utf8_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"version": 3, "x": "\xff"}')
+    with pytest.raises(DocumentError, match=r"not UTF-8 text \(invalid start byte at byte 21\)"):
+        load_document(bad)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = Path(write(tmp_path / "secret.json", document({"t::a": 1})))
+    path.chmod(0)
+    with pytest.raises(DocumentError, match="cannot be read: Permission denied"):
+        load_document(path)
+
+
+def test_a_document_of_every_kind_loads(tmp_path: Path) -> None:
+    data = document({"t::a": 1, "t::b": (None, "the disk is full")})
+    data["tests"][0]["top_locations"] = [dict(LOCATION)]
+    data["tests"][0]["notes"] = ["a note"]
+    data["run"]["workers"] = ["gw0", "gw1"]
+    data["shards"] = {
+        "expected": 2,
+        "merged": [
+            {"source": "a.json", "tests": 1, "rootdir": None, "workers": ["gw0"]},
+            {"source": "b.json", "tests": 1, "rerun": False},
+        ],
+    }
+    loaded = load_document(write(tmp_path / "ok.json", data))
+    assert loaded.version == 3
+    assert loaded.rootdir == "/project"
+    assert loaded.workers == ("gw0", "gw1")
+    assert loaded.incomplete is None
+    assert loaded.entries["t::b"].not_measured == "the disk is full"
+    assert loaded.measured == 1
