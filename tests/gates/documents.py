@@ -4,6 +4,7 @@ tests."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def make_entry(
 
 
 def document(
-    peaks: dict[str, Peak],
+    peaks: Mapping[str, Peak],
     backend: str = "memray",
     version: int = 3,
     python: str = "3.12.1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def _rules(allowance: str) -> Rules:
     return Rules(allowance=parse_allowance(allowance))
 
 
-def _run(peaks: dict[str, Peak]) -> list[RunEntry]:
+def _run(peaks: Mapping[str, Peak]) -> list[RunEntry]:
     entries = []
     for nodeid, peak in peaks.items():
         if isinstance(peak, tuple):
