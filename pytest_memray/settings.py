@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -408,6 +409,16 @@ def _bin_prefix(raw: str | None) -> str | None:
     return raw
 
 
+def _regular_or_new(path: Path) -> bool:
+    """Whether writing ``path`` makes or replaces a regular file (not a stream or device)."""
+    if stream_fd(path) is not None:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
+
+
 def _check_not_the_same(
     json_path: Path | None, benchmark: Path | None, baseline: str | None
 ) -> None:
@@ -418,7 +429,7 @@ def _check_not_the_same(
         ("--memray-json", json_path, "--memray-benchmark-json", benchmark),
     ]
     for out_option, out, other_option, other in pairs:
-        if out is None or other is None or stream_fd(out) is not None:
+        if out is None or other is None or not _regular_or_new(out):
             continue
         if same_file(out, other):
             harm = (

@@ -85,3 +85,46 @@ def test_a_missing_folder_is_an_error_and_leaves_nothing(tmp_path: Path) -> None
     with pytest.raises(FileNotFoundError):
         write_file(tmp_path / "missing" / "out.json", b"x")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- names the options refuse --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["../x", "a/b", "..", "..x", "a\\b", "/abs", "..\\up"])
+def test_a_bin_prefix_that_is_a_path_is_a_usage_error(
+    pytester: pytest.Pytester, prefix: str
+) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest(
+        "--memray", f"--memray-bin-path={pytester.path / 'dumps'}", f"--memray-bin-prefix={prefix}"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --memray-bin-prefix {prefix!r}: a prefix is the start of a file name, "
+            "not a path*"
+        ]
+    )
+    assert not (pytester.path / "dumps").exists() or not any((pytester.path / "dumps").iterdir())
+    assert not list(pytester.path.glob(".._*"))
+
+
+def test_a_plain_bin_prefix_names_the_files(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    dumps = pytester.path / "dumps"
+    result = pytester.runpytest(
+        "--memray", "--memray-backend=tracemalloc", f"--memray-bin-path={dumps}",
+        "--memray-bin-prefix=run-1.a",
+    )  # fmt: skip
+    assert result.ret == 0
+    assert [path.name.startswith("run-1.a-") for path in dumps.iterdir()] == [True]
+
+
+def test_stream_names(tmp_path: Path) -> None:
+    from pytest_memray.files import stream_fd
+
+    expected = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/fd/5": 5, "/proc/self/fd/7": 7}
+    for name, fd in expected.items():
+        assert stream_fd(name) == (None if os.name == "nt" else fd)
+    assert stream_fd(tmp_path / "stdout") is None
+    assert stream_fd("/dev/null") is None

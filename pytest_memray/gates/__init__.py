@@ -18,6 +18,6 @@ from __future__ import annotations
 DEFAULT_MAX_INCREASE = "10% + 1 MB"
 #: How far a peak may move either way and still count as unchanged in the tables (and the
 #: smallest value the benchmark feed writes); see docs/gates.rst for the measurements.
-DEFAULT_NOISE_FLOOR = "1 MB + 5%"
+DEFAULT_NOISE_FLOOR = "1 MB + 2%"
 #: The fewest tests a gate must compare against its baseline to judge at all.
 DEFAULT_MIN_COMPARED = "1"

@@ -286,6 +286,6 @@ def test_baseline_from_options(tmp_path: Path) -> None:
         baseline_from_options(None, None, "memray", min_compared="0")
     gate = baseline_from_options(path, "", "memray", noise_floor=" ", min_compared="")
     assert gate is not None
-    assert (str(gate.allowance), str(gate.rules.noise_floor)) == ("10% + 1.0MiB", "5% + 1.0MiB")
+    assert (str(gate.allowance), str(gate.rules.noise_floor)) == ("10% + 1.0MiB", "2% + 1.0MiB")
     with pytest.raises(BaselineError, match="this run uses tracemalloc"):
         baseline_from_options(path, None, "tracemalloc")

@@ -71,7 +71,7 @@ def test_text_lists_each_kind_of_change_in_its_own_section(
         "(7 tests, memray backend)."
     )
     assert lines[2] == (
-        "Allowed increase 10% + 1.0MiB; noise floor 5% + 1.0MiB: 2 tests moved by no more "
+        "Allowed increase 10% + 1.0MiB; noise floor 2% + 1.0MiB: 2 tests moved by no more "
         "than it (1 not at all) and are not listed."
     )
     sections = [line for line in lines if line.endswith(":") and not line.startswith(" ")]
@@ -210,7 +210,7 @@ def test_json_format_holds_every_row(
     assert data["backend"] == "memray"
     assert (data["allowance"], data["noise_floor"], data["min_compared"]) == (
         "0%",
-        "5% + 1.0MiB",
+        "2% + 1.0MiB",
         "1",
     )
     assert (data["status"], data["problems"]) == (1, [])
