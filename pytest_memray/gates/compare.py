@@ -357,6 +357,8 @@ def summary(result: Comparison, head_name: str | None = None) -> str:
 
 def _rules_line(result: Comparison) -> str:
     within = result.within_noise
+    if not result.compared:
+        return f"Allowed increase {result.allowance}; noise floor {result.rules.noise_floor}."
     return (
         f"Allowed increase {result.allowance}; noise floor {result.rules.noise_floor}: "
         f"{_tests(within)} moved by no more than it ({result.unchanged} not at all) and "

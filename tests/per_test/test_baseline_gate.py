@@ -482,7 +482,7 @@ def test_the_docs_example_runs_as_written_against_the_demo_suite(
 ) -> None:
     docs = (REPO / "docs" / "gates.rst").read_text(encoding="utf-8")
     compare = _commands(docs, "python -m pytest_memray compare baseline/memray.json memray.json")
-    merge = _commands(docs, "run: python -m pytest_memray merge memray.json shards/*.json")
+    merge = _commands(docs, "run: python -m pytest_memray merge shards/*.json --expect 3")
     assert compare, "docs/gates.rst no longer shows the compare command"
     assert merge, "docs/gates.rst no longer shows the merge command"
     shutil.copytree(REPO / "demo", tmp_path / "demo")
@@ -516,11 +516,20 @@ def test_the_docs_example_runs_as_written_against_the_demo_suite(
     table = run(compare[0])
     assert table.returncode == 0, table.stdout + table.stderr
     assert summary.read_text(encoding="utf-8").startswith("### Peak memory per test")
-    # Sharding: two shards' documents merge into one, then compare as before.
+    # Sharding: three shards' documents merge into one, then compare as before.
     (tmp_path / "shards").mkdir()
-    for shard, selection in enumerate(("holds or helper", "not (holds or helper)")):
+    selections = ("holds or helper", "many or within", "not (holds or helper or many or within)")
+    for shard, selection in enumerate(selections):
         part = run(f'python -m pytest {args} -k "{selection}" --memray-json=shards/{shard}.json')
         assert part.returncode == 0, part.stdout + part.stderr
+    # A shard missing: the merge says so (status 2), and compare refuses its document.
+    (tmp_path / "shards" / "2.json").rename(tmp_path / "late.json")
+    incomplete = run(merge[0].removeprefix("run: "))
+    assert incomplete.returncode == 2, incomplete.stdout + incomplete.stderr
+    assert "merged from 2 of the 3 expected shards" in incomplete.stderr
+    refused = run(compare[-1])
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    (tmp_path / "late.json").rename(tmp_path / "shards" / "2.json")
     merged = run(merge[0].removeprefix("run: "))
     assert merged.returncode == 0, merged.stdout + merged.stderr
     summary.unlink()
