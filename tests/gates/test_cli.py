@@ -194,11 +194,14 @@ def test_markdown_fits_a_pull_request_comment(
     head_peaks.update({f"t::new{long}[{i}]": MB for i in range(3000)})
     base = write(tmp_path / "b.json", document(base_peaks))
     head = write(tmp_path / "h.json", document(head_peaks))
-    status, out, _ = run(capsys, "compare", base, head, "--format", "markdown")
-    assert status == 1
-    assert len(out) < 65_536
-    assert "... and " in out
-    assert "#### Grew past the allowed increase (3000)" in out
+    for rows in ("30", "5000"):  # however many rows are asked for
+        status, out, _ = run(
+            capsys, "compare", base, head, "--format=markdown", f"--max-rows={rows}"
+        )
+        assert status == 1
+        assert len(out) < 65_536
+        assert "... and " in out
+        assert "#### Grew past the allowed increase (3000)" in out
 
 
 def test_json_format_holds_every_row(
@@ -488,6 +491,23 @@ def test_usage_errors_exit_2_in_one_line(capsys: pytest.CaptureFixture[str]) -> 
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "error: the following arguments are required: HEAD.json" in err
+
+
+def test_a_crash_is_status_2_never_1(
+    pair: tuple[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 means "a test grew": an unexpected error must not look like one."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("peak")
+
+    monkeypatch.setattr("pytest_memray.gates.cli.compare_documents", broken)
+    status, out, err = run(capsys, "compare", *pair)
+    assert (status, out) == (2, "")
+    assert err == (
+        "python -m pytest_memray compare: error: internal error, please report it: "
+        "KeyError: 'peak'\n"
+    )
 
 
 @requires_subprocess
