@@ -50,12 +50,22 @@ class BaselineGate:
         #: Run id -> the baseline id the process that ran it used ("" when it had none).
         self._pairs: dict[str, str] = {}
         self.comparison: Comparison | None = None
+        #: The item whose call is running: reports made meanwhile are its subtests'.
+        self._in_call: pytest.Item | None = None
 
     # -- in the processes that run tests -------------------------------------------------------
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.baseline.match(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        self._in_call = item
+        try:
+            return (yield)
+        finally:
+            self._in_call = None
 
     # tryfirst: the outer wrapper, so that the tracking's verdict is on the report already.
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -64,6 +74,10 @@ class BaselineGate:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         setattr(report, BASELINE_ID_ATTR, self.baseline.base_id(report.nodeid) or "")
+        if self._in_call is item:
+            # A subtest's report (pytest's subtests, unittest's subTest), made while the test
+            # runs: the test's own figures are judged on its call report, made after it.
+            return report
         if report.when == "call" and report.passed and hasattr(report, HANDLE_ATTR):
             failure = self.judge(
                 report.nodeid,
@@ -110,6 +124,10 @@ class BaselineGate:
             session.exitstatus = COULD_NOT_JUDGE
             if session.config.pluginmanager.get_plugin("terminalreporter") is None:
                 sys.stderr.write(f"ERROR: pytest-memray: {verdict(comparison)}\n")
+        elif comparison.regressions and session.exitstatus == pytest.ExitCode.OK:
+            # Growth the per-test verdicts missed (a test whose call report never carried its
+            # figures) still fails the session: a gate never passes a test that grew.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _compare(self) -> Comparison:
         assert self._collector is not None

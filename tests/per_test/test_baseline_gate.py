@@ -450,6 +450,43 @@ def test_an_empty_allowance_means_the_default_as_in_compare(runner: Runner) -> N
     result.stdout.fnmatch_lines(["*(allowed increase 10% + 1.0MiB)*"])
 
 
+SUBTESTS = """
+import unittest
+
+class TestWithSubtests(unittest.TestCase):
+    def test_sub(self):
+        data = bytearray({size} * 1024 * 1024)
+        for i in range(3):
+            with self.subTest(i=i):
+                self.assertTrue(data is not None)
+
+def test_subtests_fixture(subtests):
+    data = bytearray({size} * 1024 * 1024)
+    for i in range(3):
+        with subtests.test(i=i):
+            assert data is not None
+"""
+
+
+@pytest.mark.skipif(
+    tuple(int(part) for part in pytest.__version__.split(".")[:2]) < (9, 0),
+    reason="pytest reports subtests from version 9 on",
+)
+def test_subtests_are_not_judged_as_their_test_and_growth_still_fails(runner: Runner) -> None:
+    runner.write(SUBTESTS.format(size=4))
+    made = runner.run("--memray", "--memray-json=base.json")
+    assert made.ret == 0
+    runner.write(SUBTESTS.format(size=4) + "\n")
+    same = runner.run("--memray-baseline=base.json")
+    assert same.ret == 0, same.stdout.str()
+    assert "SUBFAILED" not in same.stdout.str()
+    runner.write(SUBTESTS.format(size=12) + "\n\n")
+    grown = runner.run("--memray-baseline=base.json")
+    assert "SUBFAILED" not in grown.stdout.str()
+    assert grown.ret == pytest.ExitCode.TESTS_FAILED
+    grown.stdout.fnmatch_lines(["Grew past the allowed increase (2):"])
+
+
 # -- the docs' commands ------------------------------------------------------------------------
 
 
