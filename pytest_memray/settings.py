@@ -8,8 +8,9 @@ option and the value for a bad one. Reading has no side effects: folders are mad
 backends looked up, by the code that uses them.
 
 This module is imported whenever pytest loads the plugin, with or without ``--memray``, so it
-imports nothing but pytest, :mod:`pytest_memray.sizes`, :mod:`pytest_memray.files` and
-constants of :mod:`pytest_memray.gates` (the gates' values are checked where they are read).
+imports nothing but pytest, :mod:`pytest_memray.sizes` and constants of
+:mod:`pytest_memray.gates` (the gates' values are checked where they are read), and
+:mod:`pytest_memray.files` only when an output file is given.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any, Literal, NamedTuple
 
 import pytest
 
-from pytest_memray.files import same_file, stream_fd
 from pytest_memray.gates import DEFAULT_MAX_INCREASE, DEFAULT_MIN_COMPARED, DEFAULT_NOISE_FLOOR
 from pytest_memray.sizes import parse_size
 
@@ -411,6 +411,8 @@ def _bin_prefix(raw: str | None) -> str | None:
 
 def _regular_or_new(path: Path) -> bool:
     """Whether writing ``path`` makes or replaces a regular file (not a stream or device)."""
+    from pytest_memray.files import stream_fd  # only when an output is given
+
     if stream_fd(path) is not None:
         return False
     try:
@@ -423,6 +425,10 @@ def _check_not_the_same(
     json_path: Path | None, benchmark: Path | None, baseline: str | None
 ) -> None:
     """Refuse an output that would overwrite the baseline, or two outputs in one file."""
+    if json_path is None and benchmark is None:
+        return
+    from pytest_memray.files import same_file  # only when an output is given
+
     pairs = [
         ("--memray-json", json_path, "--memray-baseline", baseline),
         ("--memray-benchmark-json", benchmark, "--memray-baseline", baseline),

@@ -1,10 +1,11 @@
 """Reading ``--memray-json`` documents back, for the baseline gate, ``compare`` and ``merge``.
 
 Every field the schema (``json_schema.json``) describes is checked for its type, in layout
-versions 2 and 3 alike; whatever is wrong raises one ``DocumentError`` naming the file and the
-place (``tests[3].top_locations[0].line``), in one line: a bad document is never read in part,
-never a traceback. A file larger than :data:`MAX_DOCUMENT_BYTES`, nested deeper than Python's
-JSON reader goes, or not UTF-8 is refused the same way.
+versions 2 and 3 alike (keys it does not describe are left alone); whatever is wrong raises
+one ``DocumentError`` naming the file and the place (``tests[3].top_locations[0].line``), in
+one line: a bad document is never read in part, never a traceback. A file larger than
+:data:`MAX_DOCUMENT_BYTES`, nested deeper than Python's JSON reader goes, or not UTF-8 is
+refused the same way.
 
 A test whose figures are missing keeps the reason it gives (or a plain one when it gives none);
 it is never read as a peak of 0 B. Only the peak of a test that passed is a reference for later
@@ -187,10 +188,8 @@ class _Checker:
         missing = [key for key in required if key not in value]
         if missing:
             raise self.fail(where, f"lacks {', '.join(repr(key) for key in missing)}")
-        known = set(required) | set(optional)
-        unknown = sorted(str(key) for key in value if key not in known)
-        if unknown:
-            raise self.fail(where, f"has unknown key {unknown[0]!r}")
+        # Keys the layout does not define are left alone (and kept by merge): readers of a
+        # later minor addition, or of a key another tool adds, still read the rest.
         return value
 
     def string(self, where: str, value: object, nullable: bool = False) -> str | None:

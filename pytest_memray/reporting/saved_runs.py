@@ -91,11 +91,13 @@ class SavedRunOutputs:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
         yield
-        document = report_document(self.choice, self.collector.final())
+        document = report_document(self.choice, self.collector.final(), str(self.rootdir))
         text = document_text(document)
         saved: Path | None = None
         try:
-            if self.save_name is not None and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            # Ctrl-C, not the exit status: the baseline gate gives status 2 (pytest's number for
+            # "interrupted") to a complete run it could not judge.
+            if self.save_name is not None and self.collector.interrupted:
                 # A half run saved as the latest would make --memray-compare judge against it.
                 self._lines.append("memray: this run was not saved: the session was interrupted")
             elif self.save_name is not None:

@@ -75,7 +75,6 @@ BAD_EDITS: list[tuple[str, Edit, str]] = [
     ("notes as a string", _set("tests.0.notes", "a note"), "notes must be an array"),
     ("a note as a number", _set("tests.0.notes", [1]), "notes[0] must be a string"),
     ("no notes in version 3", _drop("tests.0.notes"), "lacks 'notes'"),
-    ("unknown key", _set("tests.0.colour", "red"), "has unknown key 'colour'"),
     ("run as a list", _set("run", [1]), "run must be an object"),
     ("rootdir as a number", _set("run.rootdir", 1), "run.rootdir must be a string or null"),
     ("shards as a string", _set("shards", "all"), "shards must be an object"),
@@ -200,3 +199,15 @@ def test_a_document_of_every_kind_loads(tmp_path: Path) -> None:
     assert loaded.incomplete is None
     assert loaded.entries["t::b"].not_measured == "the disk is full"
     assert loaded.measured == 1
+
+
+def test_keys_the_layout_does_not_define_are_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = document({"t::a": 1})
+    data["tests"][0]["flamegraph"] = "flame/a.html"
+    data["extra"] = {"by": "another tool"}
+    path = write(tmp_path / "extra.json", data)
+    assert load_document(path).entries["t::a"].raw["flamegraph"] == "flame/a.html"
+    assert main(["merge", path]) == 0
+    assert '"flamegraph": "flame/a.html"' in capsys.readouterr().out

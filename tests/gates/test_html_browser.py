@@ -182,7 +182,8 @@ def test_details_show_sites_and_only_safe_links(page: Chromium) -> None:
 
 def test_diff_and_trend_sections(page: Chromium) -> None:
     text: str = page.evaluate("document.getElementById('diff-section').innerText")
-    assert "1 grew past it" in text
+    assert "1 grew past the allowance" in text
+    assert "compared 22 of the" in text
     assert "Improvements (1)" in text
     assert "tests/test_old.py::test_removed" in text
     trend: str = page.evaluate("document.getElementById('trend-table').innerText")

@@ -255,6 +255,17 @@ def test_a_baseline_of_another_suite_fails_the_session_with_status_2(
     assert line in result.outlines
 
 
+def test_a_run_the_gate_could_not_judge_is_still_saved(runner: Runner) -> None:
+    """Status 2 is pytest's number for "interrupted", but such a run is complete."""
+    runner.write("def test_elsewhere():\n    data = bytearray(1000)\n", name="test_other")
+    assert runner.run("--memray", "--memray-json=other.json", "test_other.py").ret == 0
+    runner.write(SUITE.format(grows=4, shrinks=8))
+    result = runner.run("test_subject.py", "--memray-baseline=other.json", "--memray-save")
+    assert result.ret == 2
+    assert "not saved" not in result.stdout.str()
+    assert list((runner.pytester.path / ".memray").glob("*/*.json"))
+
+
 def test_renamed_tests_compare_nothing_and_say_so(runner: Runner) -> None:
     base = _baseline(runner)
     runner.write(SUITE.replace("def test_", "def test_renamed_").format(grows=4, shrinks=8))

@@ -220,8 +220,11 @@ class Noting(Backend):
             for handle, outcome in self.inner.take_results()
         ]
 
-    def finish(self):
-        self.inner.finish()
+    def finish(self, **kwargs):
+        self.inner.finish(**kwargs)
+
+    def recover(self, process_id):
+        return self.inner.recover(process_id)
 
     def close(self):
         self.inner.close()

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_memray.gates.format import SCHEMA_VERSION
+
 from ..helpers import Runner, requires_subprocess
 
 SUITE = """
@@ -55,7 +57,7 @@ def test_save_then_compare_fails_the_test_that_grew(
     assert re.fullmatch(r"0001_nogit_\d{8}T\d{6}Z\.json", saved[0].name)
     assert saved[0].parent.name.endswith("-tracemalloc")
     first.stdout.fnmatch_lines([f"memray: saved this run as .memray/*/{saved[0].name}"])
-    assert json.loads(saved[0].read_text(encoding="utf-8"))["version"] == 2
+    assert json.loads(saved[0].read_text(encoding="utf-8"))["version"] == SCHEMA_VERSION
 
     monkeypatch.setenv("GROWS_MIB", "8")
     second = tm.run("--memray-compare", "--memray-save=bigger")
