@@ -80,6 +80,7 @@ for backend in "${backends[@]}"; do
     expect_text "MEMORY PROBLEMS test_demo.py::test_holds_ten_mebibytes"
     expect_text "1 test grew past the allowed increase of 10% + 1.0MiB."
     expect_status 1 "${gate[@]}" compare "$dir/base.json" "$dir/grown.json" --format markdown
+    # shellcheck disable=SC2016  # the backquotes are Markdown's, not the shell's
     expect_text '| `test_demo.py::test_holds_ten_mebibytes` | 10.0MiB | 15.0MiB | +5.0MiB **over** |'
     if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
         cat "$work/last.out" >>"$GITHUB_STEP_SUMMARY"
