@@ -105,12 +105,6 @@ class Baseline:
         entry = None if base_id is None else self.document.entries.get(base_id)
         return None if entry is None else entry.reference_peak
 
-    def not_measured_reason(self, nodeid: str) -> str | None:
-        """Why ``peak_of`` is None for a test the baseline lists; None otherwise."""
-        base_id = self.base_id(nodeid)
-        entry = None if base_id is None else self.document.entries.get(base_id)
-        return None if entry is None else entry.no_reference
-
     def check(self, nodeid: str, peak: int | None) -> GateFailure | None:
         """The failure when ``peak`` grew past the allowance; None otherwise.
 

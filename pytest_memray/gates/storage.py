@@ -22,10 +22,8 @@ import datetime
 import os
 import re
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pytest_memray.files import write_text
 
@@ -98,20 +96,6 @@ def machine_key(platform: str, implementation: str, python_version: str, backend
     """The folder name for runs of this kind, e.g. ``linux-CPython-3.11-memray``."""
     major_minor = ".".join(python_version.split(".")[:2])
     return "-".join(_safe(part) for part in (platform, implementation, major_minor, backend))
-
-
-def document_machine_key(document: Mapping[str, Any]) -> str:
-    """:func:`machine_key` for a ``--memray-json`` document (missing parts read ``unknown``)."""
-    python = document.get("python")
-    python = python if isinstance(python, dict) else {}
-    backend = document.get("backend")
-    backend = backend if isinstance(backend, dict) else {}
-    return machine_key(
-        str(python.get("platform", "unknown")),
-        str(python.get("implementation", "unknown")),
-        str(python.get("version", "unknown")),
-        str(backend.get("name", "unknown")),
-    )
 
 
 def check_name(name: str) -> str:

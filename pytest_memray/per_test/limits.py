@@ -30,6 +30,7 @@ from pytest_memray.per_test.failures import (
 )
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.leaked_objects import summarise
+from pytest_memray.reporting.results import MarkedLimit
 from pytest_memray.sizes import format_size
 from pytest_memray.stack import LeakedObjectsFilterFunction, LeaksFilterFunction, Stack
 
@@ -67,8 +68,8 @@ class Limit(abc.ABC):
     current_thread_only: bool = False
 
     @property
-    def limit_bytes(self) -> int | None:
-        """The size the marker sets, for the JSON output; None when it sets none."""
+    def marked(self) -> MarkedLimit | None:
+        """The size the marker sets and on what, for the outputs; None when it sets none."""
         return None
 
     def stack_depth(self, stacks: int) -> int:
@@ -102,8 +103,8 @@ class MemoryLimit(Limit):
     marker = "limit_memory"
 
     @property
-    def limit_bytes(self) -> int | None:
-        return self.limit
+    def marked(self) -> MarkedLimit | None:
+        return MarkedLimit(self.limit, "memory")
 
     def check(self, outcome: Outcome, judging: Judging) -> Failure | None:
         if isinstance(outcome, NotMeasured):
@@ -153,8 +154,8 @@ class LeaksLimit(Limit):
     needs_leaks = True
 
     @property
-    def limit_bytes(self) -> int | None:
-        return self.limit
+    def marked(self) -> MarkedLimit | None:
+        return MarkedLimit(self.limit, "leaks")
 
     def stack_depth(self, stacks: int) -> int:
         return max(stacks, LEAK_FRAMES)

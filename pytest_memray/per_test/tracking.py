@@ -22,7 +22,7 @@ from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.limits import Judging, Limit, MemoryLimit
 from pytest_memray.per_test.markers import MarkerError, limit_for
 from pytest_memray.per_test.window import CallState, InstrumentedCall, instrumented
-from pytest_memray.reporting.results import NOT_SEEN_RUNNING, MemoryResult, no_figures
+from pytest_memray.reporting.results import NOT_SEEN_RUNNING, MarkedLimit, MemoryResult, no_figures
 from pytest_memray.reporting.wire import (
     CAPTURE_ATTR,
     HANDLE_ATTR,
@@ -64,7 +64,7 @@ class PerTestTracking:
         #: Another process (the xdist controller) collects the results.
         self._collected_elsewhere = collected_elsewhere
         #: Trackings whose outcome has not come back yet: handle -> (nodeid, limit, state).
-        self._waiting: dict[int, tuple[str, int | None, CallState]] = {}
+        self._waiting: dict[int, tuple[str, MarkedLimit | None, CallState]] = {}
         #: Results not yet sent on a report.
         self._outbox: list[MemoryResult] = []
         self._warned: set[str] = set()
@@ -161,19 +161,19 @@ class PerTestTracking:
         item.stash[_call_key] = state
         request = self._request_for(item, limit) if measure else None
         state.needed_at_once = request is not None and request.needed_at_once
-        limit_bytes = None if limit is None else limit.limit_bytes
+        marked = None if limit is None else limit.marked
         with instrumented(item, InstrumentedCall(self.backend, request, state)):
             try:
                 return (yield)
             finally:
                 state.finished = True
                 for handle in state.handles:
-                    self._waiting[handle] = (item.nodeid, limit_bytes, state)
+                    self._waiting[handle] = (item.nodeid, marked, state)
                 self._take(self.backend.take_results())
                 if state.start_problem is not None and state.outcome is None:
                     state.outcome = NotMeasured(state.start_problem)
                     self._outbox.append(
-                        MemoryResult.unmeasured(item.nodeid, state.start_problem, limit_bytes)
+                        MemoryResult.unmeasured(item.nodeid, state.start_problem, marked)
                     )
 
     def _measures(self, limit: Limit | None) -> bool:
@@ -186,9 +186,9 @@ class PerTestTracking:
             waiting = self._waiting.pop(handle, None)
             if waiting is None:
                 continue
-            nodeid, limit_bytes, state = waiting
+            nodeid, marked, state = waiting
             state.outcome = outcome
-            self._outbox.append(MemoryResult.from_outcome(nodeid, outcome, limit_bytes))
+            self._outbox.append(MemoryResult.from_outcome(nodeid, outcome, marked))
 
     # -- the verdict -----------------------------------------------------------------------
 
@@ -231,8 +231,8 @@ class PerTestTracking:
             outcome = NotMeasured(no_figures(self.backend.name) if state.ran else NOT_SEEN_RUNNING)
         if state.handle is not None:
             setattr(report, HANDLE_ATTR, state.handle)
-            if limit is not None and limit.limit_bytes is not None:
-                setattr(report, LIMIT_ATTR, limit.limit_bytes)
+            if limit is not None and limit.marked is not None:
+                setattr(report, LIMIT_ATTR, list(limit.marked))
         failure = state.census_failure
         if report.passed and failure is None and limit is not None and limit.needs_measurement:
             judging = Judging(

@@ -14,12 +14,19 @@ figures never arrive is listed as not measured, with the reason, instead of drop
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from pytest_memray.reporting.results import InternTable, MemoryResult, no_figures
-from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR, TRACKED_ATTR
+from pytest_memray.reporting.results import InternTable, MarkedLimit, MemoryResult, no_figures
+from pytest_memray.reporting.wire import (
+    FLAMEGRAPH_ATTR,
+    HANDLE_ATTR,
+    LIMIT_ATTR,
+    RESULTS_ATTR,
+    TRACKED_ATTR,
+)
 
 #: A test that started but never reported its call (Ctrl-C while it ran).
 INTERRUPTED = "interrupted"
@@ -65,11 +72,13 @@ class ResultCollector:
         self.results: dict[str, MemoryResult] = {}
         self.outcomes: dict[str, str] = {}
         #: Tracked tests still waiting for their figures: nodeid -> (worker, handle, limit).
-        self._pending: dict[str, tuple[str, int, int | None]] = {}
+        self._pending: dict[str, tuple[str, int, MarkedLimit | None]] = {}
         #: Why a worker's pending results are gone, by worker id.
         self._lost: dict[str, str] = {}
         self.interrupted = False
         self._final: list[tuple[MemoryResult, str]] | None = None
+        #: The flamegraph drawn for a test (its call report says so), by test id.
+        self._flamegraphs: dict[str, str] = {}
 
     # -- as the session goes ---------------------------------------------------------------
 
@@ -90,10 +99,14 @@ class ResultCollector:
             self._crashed(report)
         else:
             self._expected.discard(report.nodeid)
+        flamegraph = getattr(report, FLAMEGRAPH_ATTR, None)
+        if flamegraph is not None:
+            self._flamegraphs[report.nodeid] = str(flamegraph)
         handle = getattr(report, HANDLE_ATTR, None)
         if handle is not None and report.nodeid not in self.results:
-            limit_bytes = getattr(report, LIMIT_ATTR, None)
-            self._pending[report.nodeid] = (worker_of(report), int(handle), limit_bytes)
+            marked = getattr(report, LIMIT_ATTR, None)
+            limit = None if marked is None else MarkedLimit(*marked)
+            self._pending[report.nodeid] = (worker_of(report), int(handle), limit)
         results = getattr(report, RESULTS_ATTR, None)
         if results is not None:
             delattr(report, RESULTS_ATTR)
@@ -125,15 +138,15 @@ class ResultCollector:
     def add_recovered(self, worker: str, outcomes: Iterable[tuple[int, Any]]) -> None:
         """Take in outcomes a backend recovered from a dead worker's files."""
         waiting = {
-            handle: (nodeid, limit_bytes)
-            for nodeid, (where, handle, limit_bytes) in self._pending.items()
+            handle: (nodeid, limit)
+            for nodeid, (where, handle, limit) in self._pending.items()
             if where == worker
         }
         for handle, outcome in outcomes:
             found = waiting.get(handle)
             if found is not None:
-                nodeid, limit_bytes = found
-                self.add([MemoryResult.from_outcome(nodeid, outcome, limit_bytes)])
+                nodeid, limit = found
+                self.add([MemoryResult.from_outcome(nodeid, outcome, limit)])
 
     def worker_lost(self, worker: str, reason: str) -> None:
         """Results still pending from ``worker`` will not come: this is why."""
@@ -149,7 +162,7 @@ class ResultCollector:
         """
         if self._final is not None:
             return self._final
-        for nodeid, (worker, _, limit_bytes) in self._pending.items():
+        for nodeid, (worker, _, limit) in self._pending.items():
             reason = self._lost.get(worker)
             if reason is None:
                 reason = (
@@ -157,8 +170,11 @@ class ResultCollector:
                     if self.interrupted
                     else no_figures(self._backend_name)
                 )
-            self.results[nodeid] = MemoryResult.unmeasured(nodeid, reason, limit_bytes)
+            self.results[nodeid] = MemoryResult.unmeasured(nodeid, reason, limit)
         self._pending.clear()
+        for nodeid, flamegraph in self._flamegraphs.items():
+            if nodeid in self.results:
+                self.results[nodeid] = replace(self.results[nodeid], flamegraph=flamegraph)
         self._final = [
             (result, self.outcomes.get(nodeid, INTERRUPTED))
             for nodeid, result in self.results.items()

@@ -14,6 +14,7 @@ floor.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ def report_document(
             "thread_ids": caps.thread_ids,
             "exact_peak": caps.exact_peak,
             "fallback_reason": choice.fallback_reason,
+            "capabilities": dataclasses.asdict(caps),
         },
         "python": {
             "version": platform.python_version(),
@@ -60,7 +62,8 @@ def report_document(
                 "peak_bytes": result.peak_bytes,
                 "not_measured": result.not_measured,
                 "allocations": result.allocation_count,
-                "limit_bytes": result.limit_bytes,
+                "limit_bytes": None if result.limit is None else result.limit.bytes,
+                "limit_kind": None if result.limit is None else result.limit.kind,
                 "capture_file": result.capture_file,
                 "top_locations": [
                     {
@@ -73,6 +76,7 @@ def report_document(
                     for site in result.top_sites
                 ],
                 "notes": list(result.notes),
+                "flamegraph": result.flamegraph,
             }
             for result, outcome in results
         ],

@@ -8,7 +8,7 @@ figures are missing keeps the reason instead: it is never given a made-up number
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_memray.backends.interface import AllocationSite, Measurement, NotMeasured, Outcome
 from pytest_memray.reporting.summary import histogram, top_sites
@@ -25,6 +25,14 @@ def no_figures(backend_name: str) -> str:
 NOT_SEEN_RUNNING = "its code was not run through the test function the plugin wraps"
 
 
+class MarkedLimit(NamedTuple):
+    """The size a marker set on a test, and on what: ``memory`` (the peak: ``limit_memory``,
+    ``--memray-limit``) or ``leaks`` (per call stack: ``limit_leaks``)."""
+
+    bytes: int
+    kind: str
+
+
 @dataclass(frozen=True)
 class MemoryResult:
     """One tracked test: its figures (or why there are none) and the limit a marker set."""
@@ -35,21 +43,23 @@ class MemoryResult:
     allocation_count: int | None = None
     histogram: str = ""
     top_sites: tuple[AllocationSite, ...] = ()
-    limit_bytes: int | None = None
+    limit: MarkedLimit | None = None
     capture_file: str | None = None
     #: Why the figures are missing; None when they were measured.
     not_measured: str | None = None
     notes: tuple[str, ...] = ()
+    #: The page drawing where the test's memory went (--memray-flamegraphs), if one was drawn.
+    flamegraph: str | None = None
 
     @classmethod
-    def from_outcome(cls, nodeid: str, outcome: Outcome, limit_bytes: int | None) -> MemoryResult:
+    def from_outcome(cls, nodeid: str, outcome: Outcome, limit: MarkedLimit | None) -> MemoryResult:
         if isinstance(outcome, NotMeasured):
-            return cls.unmeasured(nodeid, outcome.reason, limit_bytes)
-        return cls.from_measurement(nodeid, outcome, limit_bytes)
+            return cls.unmeasured(nodeid, outcome.reason, limit)
+        return cls.from_measurement(nodeid, outcome, limit)
 
     @classmethod
     def from_measurement(
-        cls, nodeid: str, measurement: Measurement, limit_bytes: int | None
+        cls, nodeid: str, measurement: Measurement, limit: MarkedLimit | None
     ) -> MemoryResult:
         return cls(
             nodeid=nodeid,
@@ -57,14 +67,14 @@ class MemoryResult:
             allocation_count=measurement.allocation_count,
             histogram=histogram(measurement.peak_sites),
             top_sites=top_sites(measurement.peak_sites),
-            limit_bytes=limit_bytes,
+            limit=limit,
             capture_file=measurement.capture_file,
             notes=tuple(measurement.notes),
         )
 
     @classmethod
-    def unmeasured(cls, nodeid: str, reason: str, limit_bytes: int | None = None) -> MemoryResult:
-        return cls(nodeid=nodeid, peak_bytes=None, limit_bytes=limit_bytes, not_measured=reason)
+    def unmeasured(cls, nodeid: str, reason: str, limit: MarkedLimit | None = None) -> MemoryResult:
+        return cls(nodeid=nodeid, peak_bytes=None, limit=limit, not_measured=reason)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,10 +83,11 @@ class MemoryResult:
             "allocation_count": self.allocation_count,
             "histogram": self.histogram,
             "top_sites": [_site_to_dict(site) for site in self.top_sites],
-            "limit_bytes": self.limit_bytes,
+            "limit": None if self.limit is None else list(self.limit),
             "capture_file": self.capture_file,
             "not_measured": self.not_measured,
             "notes": list(self.notes),
+            "flamegraph": self.flamegraph,
         }
 
     @classmethod
@@ -88,10 +99,11 @@ class MemoryResult:
             allocation_count=data["allocation_count"],
             histogram=str(data["histogram"]),
             top_sites=tuple(_site_from_dict(site) for site in data["top_sites"]),
-            limit_bytes=data["limit_bytes"],
+            limit=None if data["limit"] is None else MarkedLimit(*data["limit"]),
             capture_file=data["capture_file"],
-            not_measured=data.get("not_measured"),
-            notes=tuple(data.get("notes", ())),
+            not_measured=data["not_measured"],
+            notes=tuple(data["notes"]),
+            flamegraph=data["flamegraph"],
         )
 
 

@@ -17,8 +17,8 @@ RESULTS_ATTR = "memray_results"
 TRACKED_ATTR = "memray_tracked"
 #: A call report whose test was tracked: the backend's handle of its tracking.
 HANDLE_ATTR = "memray_handle"
-#: The limit a marker set on a tracked test, in bytes.
-LIMIT_ATTR = "memray_limit_bytes"
+#: The limit a marker set on a tracked test: [bytes, "memory" or "leaks"].
+LIMIT_ATTR = "memray_limit"
 #: The capture file a measured call was kept in, where one was asked for.
 CAPTURE_ATTR = "memray_capture_file"
 #: The page drawing where a call's memory went (--memray-flamegraphs).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from pytest_memray.backends.interface import AllocationSite, Measurement
-from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.results import MarkedLimit, MemoryResult
 from pytest_memray.stack import StackFrame
 
 SITES = [
@@ -24,9 +24,11 @@ def test_record_round_trips_and_keeps_only_the_top_frames() -> None:
     measurement = Measurement(
         peak_bytes=10 * 1024 * 1024, allocation_count=5, peak_sites=SITES, notes=["partial"]
     )
-    record = MemoryResult.from_measurement("t.py::test_x", measurement, limit_bytes=1024)
+    record = MemoryResult.from_measurement(
+        "t.py::test_x", measurement, limit=MarkedLimit(1024, "memory")
+    )
     again = MemoryResult.from_dict(json.loads(json.dumps(record.to_dict())))
     assert again == record
     assert again.notes == ("partial",)
     assert again.top_sites[0].stack == (StackFrame("helper", "/src/mod.py", 12),)
-    assert again.limit_bytes == 1024
+    assert again.limit == (1024, "memory")

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from pytest_memray.gates.format import SCHEMA_FILE
+
 from ..helpers import register_backend
 
 pytestmark = pytest.mark.skipif(
@@ -190,7 +192,9 @@ def test_limited():
     assert True
 """
     )
-    result = pytester.runpytest("--memray", "--memray-backend=broken", "-p", "no:randomly")
+    result = pytester.runpytest(
+        "--memray", "--memray-backend=broken", "--memray-json=out.json", "-p", "no:randomly"
+    )
     result.assert_outcomes(passed=1, failed=1)
     reason = "the broken backend could not start tracking it ([Errno 28] No space left on device)"
     text = result.stdout.str()
@@ -200,3 +204,10 @@ def test_limited():
     )
     assert "Not measured (2 tests)" in text
     assert f"test_subject.py::test_plain: {reason}" in text
+    # In the JSON: no peak (null, never 0), the reason, valid against the schema.
+    document = json.loads((pytester.path / "out.json").read_text(encoding="utf-8"))
+    for test in document["tests"]:
+        assert test["peak_bytes"] is None
+        assert test["not_measured"] == reason
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(document, json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))

@@ -11,7 +11,6 @@ import pytest
 from pytest_memray.gates.storage import (
     StorageError,
     check_name,
-    document_machine_key,
     find_run,
     git_state,
     list_runs,
@@ -22,15 +21,10 @@ from pytest_memray.gates.storage import (
     save_run,
 )
 
-from .documents import document
-
 
 def test_machine_key_names_platform_python_and_backend() -> None:
     assert machine_key("linux", "CPython", "3.11.7", "memray") == "linux-CPython-3.11-memray"
     assert machine_key("win32", "PyPy", "3.10", "my/backend") == "win32-PyPy-3.10-my-backend"
-    assert document_machine_key(document({}, backend="tracemalloc", python="3.12.1")) == (
-        "linux-CPython-3.12-tracemalloc"
-    )
 
 
 def test_saved_file_names_carry_counter_commit_date_and_name(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ on its memory (every measured test with ``=all``), linked from the failure and j
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def _pages(folder: Path) -> list[str]:
 @requires_memray
 def test_a_failing_test_links_to_memrays_flamegraph(pytester: pytest.Pytester) -> None:
     runner = Runner(pytester, "memray")
-    result = runner.run_source(SUITE, "--memray-flamegraphs=pages", "--junitxml=out.xml")
+    result = runner.run_source(
+        SUITE, "--memray-flamegraphs=pages", "--junitxml=out.xml", "--memray-json=out.json"
+    )
     result.assert_outcomes(passed=2, failed=1)
     folder = pytester.path / "pages"
     pages = _pages(folder)
@@ -50,6 +53,12 @@ def test_a_failing_test_links_to_memrays_flamegraph(pytester: pytest.Pytester) -
     )
     assert prop is not None
     assert prop.get("value") == str(folder / pages[0])
+    tests = {
+        test["nodeid"]: test
+        for test in json.loads((pytester.path / "out.json").read_text())["tests"]
+    }
+    assert tests["test_subject.py::test_over"]["flamegraph"] == str(folder / pages[0])
+    assert tests["test_subject.py::test_under"]["flamegraph"] is None
     # The capture files made only for drawing are gone; --memray-bin-path was not given.
     assert list((folder / "captures").iterdir()) == []
 

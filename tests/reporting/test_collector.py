@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_memray.reporting.collector import ResultCollector, outcome_of
-from pytest_memray.reporting.results import MemoryResult
+from pytest_memray.reporting.results import MarkedLimit, MemoryResult
 from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
 
 
@@ -24,7 +24,7 @@ def _report(
 def test_a_tracked_test_without_figures_is_listed_as_not_measured() -> None:
     collector = ResultCollector("memray")
     collector.pytest_runtest_logreport(
-        _report("t.py::waiting", attrs={HANDLE_ATTR: 7, LIMIT_ATTR: 5})
+        _report("t.py::waiting", attrs={HANDLE_ATTR: 7, LIMIT_ATTR: [5, "memory"]})
     )
     final = collector.final()
     assert len(final) == 1
@@ -32,7 +32,7 @@ def test_a_tracked_test_without_figures_is_listed_as_not_measured() -> None:
     assert result.nodeid == "t.py::waiting"
     assert result.peak_bytes is None
     assert result.not_measured == "the memray backend handed no figures back"
-    assert result.limit_bytes == 5
+    assert result.limit == (5, "memory")
     assert outcome == "passed"
 
 
@@ -59,7 +59,9 @@ def test_results_on_reports_are_taken_and_the_final_list_is_made_once() -> None:
 
 def test_an_unmeasured_result_keeps_its_reason_across_processes() -> None:
     """Results travel from xdist workers as plain dicts."""
-    result = MemoryResult.unmeasured("t.py::a", "its capture file hit ulimit -f", 1024)
+    result = MemoryResult.unmeasured(
+        "t.py::a", "its capture file hit ulimit -f", MarkedLimit(1024, "leaks")
+    )
     again = MemoryResult.from_dict(result.to_dict())
     assert again == result
     assert again.peak_bytes is None
