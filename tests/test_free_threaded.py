@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import sysconfig
 from typing import Any
 
@@ -29,6 +30,8 @@ pytestmark = requires_threads
 
 MIB = 1024 * 1024
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+#: A free-threaded build running without the GIL (PYTHON_GIL=1 or -X gil=1 turns it on).
+GIL_OFF = FREE_THREADED and not getattr(sys, "_is_gil_enabled", lambda: True)()
 
 #: ``run_threads(count, mib)``: ``count`` threads each make a block of ``mib`` MiB, all hold
 #: their blocks at the same moment (the test's thread waits a while then), then free them.
@@ -261,7 +264,7 @@ def test_gil_is_still_off():
 """
 
 
-@pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded build of CPython")
+@pytest.mark.skipif(not GIL_OFF, reason="needs a free-threaded build running without the GIL")
 @requires_subprocess
 def test_the_plugin_leaves_the_gil_off(runner: Runner) -> None:
     """Importing an extension module that does not declare free-threading support turns the
