@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ..helpers import Runner, report_blocks, requires_memray
@@ -21,6 +23,33 @@ def test_small_objects():
 """
 
 
+def _memray_records_native_frames(tmp_path: Path) -> bool:
+    """Whether memray itself records a native frame newer than the allocating Python frame on
+    this interpreter (the allocator's own frames): it needs frame information it can unwind,
+    which some builds lack (Debian's CPython 3.14 and 3.15 here). Native frames older than the
+    test's (the interpreter's loop) are not the test's, and the plugin leaves them out."""
+    import memray
+
+    path = tmp_path / "native-probe.bin"
+    with memray.Tracker(path, native_traces=True):
+        data = bytearray(4 * 1024 * 1024)
+    del data
+    reader = memray.FileReader(path)
+    try:
+        stacks = [
+            record.hybrid_stack_trace()
+            for record in reader.get_high_watermark_allocation_records(merge_threads=True)
+        ]
+    finally:
+        reader.close()
+    for stack in stacks:
+        for frame in stack:
+            if str(frame[1]).endswith(".py"):
+                break  # the newest Python frame: what comes after is older
+            return True
+    return False
+
+
 def _frames(result: pytest.RunResult) -> list[str]:
     """The frame lines of the failure sections (indented by eight spaces; not the "..." line)."""
     lines = [line.strip() for line in result.outlines if line.startswith(" " * 8)]
@@ -33,7 +62,10 @@ def test_native_frames_in_memray_failures(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--memray-backend=memray", "--native", "--stacks=40")
     result.assert_outcomes(failed=1)
     frames = _frames(result)
-    assert any(not frame.split(":")[1].endswith(".py") for frame in frames), frames
+    if not any(not frame.split(":")[1].endswith(".py") for frame in frames):
+        if not _memray_records_native_frames(pytester.path):
+            pytest.skip("memray itself records no native frame on this interpreter build")
+        raise AssertionError(f"memray records native frames, the failure shows none: {frames}")
     assert any("test_over:" in frame for frame in frames), frames
     plain = pytester.runpytest("--memray-backend=memray", "--stacks=8")
     plain_frames = _frames(plain)
