@@ -17,12 +17,9 @@ import pytest
 
 import pytest_memray
 from pytest_memray.backends.interface import ActiveTracking, Measurement, TrackingRequest
-from pytest_memray.backends.tracemalloc.backend import (
-    _HOOK_EVENTS,
-    _HOOK_EVENTS_SUSPENDING,
-    TracemallocBackend,
-    TrackingStats,
-)
+from pytest_memray.backends.tracemalloc.backend import TracemallocBackend
+from pytest_memray.backends.tracemalloc.pictures import TrackingStats
+from pytest_memray.backends.tracemalloc.watch import HOOK_EVENTS, HOOK_EVENTS_SUSPENDING
 
 from ...helpers import report_blocks, requires_subprocess, requires_threads
 
@@ -321,14 +318,14 @@ def test_the_hook_watches_a_bounded_number_of_events() -> None:
     tracked = _track(lambda tracking: _calls(20_000))  # 40 000 calls and returns
     assert tracked.returned == 10_000
     # A few more: the plugin's own events before the test function are not counted down.
-    assert 0 < _tracking_stats(tracked.tracking).hook_events <= _HOOK_EVENTS + 10
+    assert 0 < _tracking_stats(tracked.tracking).hook_events <= HOOK_EVENTS + 10
 
 
 @requires_threads
 def test_the_calls_of_c_functions_do_not_use_the_hooks_events_up() -> None:
     """Their returns read the same growth: a test making a few C calls before it allocates
     is still pictured by the hook, at the moment of growth, not by the sampler thread."""
-    c_calls = _HOOK_EVENTS * 3 // 4  # their calls and returns together: past the events
+    c_calls = HOOK_EVENTS * 3 // 4  # their calls and returns together: past the events
 
     def test(tracking: ActiveTracking) -> int:
         for _ in range(c_calls):
@@ -381,7 +378,7 @@ def test_a_coroutine_test_is_watched_for_more_events() -> None:
     backend = TracemallocBackend()
     tracking = backend.start(TrackingRequest(stack_depth=1))
     tracking.open()
-    coroutine = _pausing(_HOOK_EVENTS)
+    coroutine = _pausing(HOOK_EVENTS)
     try:
         while True:
             coroutine.send(None)
@@ -390,7 +387,7 @@ def test_a_coroutine_test_is_watched_for_more_events() -> None:
     tracking.close()
     tracking.stop()
     events = _tracking_stats(tracking).hook_events
-    assert _HOOK_EVENTS + 10 < events <= _HOOK_EVENTS_SUSPENDING + 10
+    assert HOOK_EVENTS + 10 < events <= HOOK_EVENTS_SUSPENDING + 10
 
 
 def test_without_threads_the_hook_watches_the_whole_call(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,91 @@
+"""Reading tracemalloc's counters for one call: the baseline, the exact peak, the overhead.
+
+The peak is tracemalloc's own high-water mark, less what was traced when the test function
+was entered (the baseline) and less what the backend itself holds for its pictures (the
+overhead). Every reading is followed by a reset of the peak counter once the reading's own
+small objects are freed (by the caller, or by the picture), so the watchers never add to the
+peak. The figures kept here are ints, traced objects too: each is a distinct object set
+before the baseline and only ever replaced by one of the same size, so that keeping them adds
+nothing to what the test is charged.
+"""
+
+from __future__ import annotations
+
+import sys
+import tracemalloc
+from collections.abc import Callable
+from types import FrameType
+
+#: A picture is due once the traced total grew past the last one by this much at least...
+MIN_STEP = 64 * 1024
+#: ...and by this share of what the call added so far.
+STEP = 0.1
+#: After a picture that took t seconds, none is taken for t * (1 / TIME_BUDGET - 1) seconds,
+#: so pictures never cost more than this share of a test's time.
+TIME_BUDGET = 0.025
+
+traced = tracemalloc.get_traced_memory
+
+
+class Counters:
+    """The figures of one call, read from tracemalloc's counters."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        #: Memory the backend holds while tracing (the picture, the gap's record).
+        self.overhead = 0
+        self.quiet_until = float("-inf")
+        #: What the test had alive at the last reading that asked for a picture.
+        self.current = int("1000003")
+        #: (size, count, (frame, event)) of a peak that came and went before the reading
+        #: that asked for a picture: charged to a frame with the next picture.
+        self.pending_gap: tuple[int, int, tuple[FrameType | None, str]] | None = None
+        self.baseline = self.summary_total = self.best_peak = self.next_picture_at = 0
+
+    def set_baseline(self) -> None:
+        """Count from what is traced now. The caller sets it twice, so that the second
+        reading already counts the first one's ints, then resets the peak counter."""
+        current = traced()[0] - self.overhead
+        self.baseline = current
+        self.best_peak = current + 0  # distinct objects: each is replaced on its own
+        self.summary_total = current + 0
+        self.next_picture_at = current + MIN_STEP
+
+    def fold(self, frame: FrameType | None, event: str) -> bool:
+        """Read the counters and keep the peak; True when memory grew enough for a picture.
+
+        The caller resets the peak counter afterwards, once this reading's own objects are
+        freed (the picture does it itself).
+        """
+        current, peak = traced()
+        if peak == 0:  # the test stopped tracemalloc
+            return False
+        current -= self.overhead
+        peak -= self.overhead
+        if peak > self.best_peak:
+            self.best_peak = peak
+        if peak < self.next_picture_at or self.clock() < self.quiet_until:
+            return False
+        if current < self.next_picture_at:
+            # The peak came and went between two readings: charge the gap to a frame.
+            self.pending_gap = (peak - current, 1, (frame, event))
+        self.current = current
+        return True
+
+    def pictured(self, total: int, first: bool) -> None:
+        """A picture of ``total`` bytes (from :attr:`current`) was taken: set the next
+        threshold, and measure what the backend holds now."""
+        self.summary_total = total
+        growth = total - self.baseline
+        self.next_picture_at = total + max(int(growth * STEP), MIN_STEP)
+        overhead = traced()[0] - self.current
+        if first:  # the first non-zero figure is a new int, kept for the rest of the call
+            overhead += sys.getsizeof(overhead)
+        self.overhead = overhead
+
+    def quiet_after(self, started: float, now: float) -> None:
+        """A picture took from ``started`` to ``now``: none for a while."""
+        self.quiet_until = now + (now - started) * (1 / TIME_BUDGET - 1)
+
+    def peak_bytes(self) -> int:
+        return max(0, self.best_peak - self.baseline)

@@ -1,0 +1,217 @@
+"""One test call's tracking: tracing started and stopped, the watchers opened and closed, and
+the measurement (or the reason there is none) handed to the backend."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from types import FrameType
+
+from pytest_memray.backends.interface import (
+    PLUGIN_DIR,
+    ActiveTracking,
+    Backend,
+    Measurement,
+    NotMeasured,
+    Outcome,
+    TrackingRequest,
+)
+from pytest_memray.backends.tracemalloc.counters import Counters, traced
+from pytest_memray.backends.tracemalloc.pictures import Pictures, TrackingStats
+from pytest_memray.backends.tracemalloc.sampler import SAMPLE_INTERVAL, Sampler
+from pytest_memray.backends.tracemalloc.traces import (
+    TRACEMALLOC_FILE,
+    RawSite,
+    RawTrace,
+    get_traces,
+    group,
+    newest_first,
+    raw_traces,
+    to_sites,
+)
+from pytest_memray.backends.tracemalloc.watch import ProfileWatch
+
+
+class TracemallocTracking(ActiveTracking):
+    """Tracking of one test call. ``stats`` (a :class:`TrackingStats`) says what the
+    watchers did; it is complete once :meth:`stop` has returned."""
+
+    def __init__(
+        self,
+        request: TrackingRequest,
+        sampler: Sampler | None,
+        handle: int,
+        backend: Backend,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        super().__init__(handle)
+        self._backend = backend
+        self._request = request
+        self._sampler = sampler
+        self.stats = TrackingStats()
+        self._notes: list[str] = []
+        self._we_started = not tracemalloc.is_tracing()
+        self._start_snapshot: tracemalloc.Snapshot | None = None
+        if self._we_started:
+            tracemalloc.start(request.stack_depth)
+        elif request.want_leaks:
+            self._start_snapshot = tracemalloc.take_snapshot()
+        self._counters = Counters(clock)
+        self._pictures = Pictures(request, self._counters, self.stats, self._notes, clock)
+        self._settled = False
+        self._collected = False
+        self._watched = False
+        self._watch = ProfileWatch(self, sys._getframe(1), sampler is not None, self.stats)
+        if not self._watch.hooked:
+            self._notes.append(
+                "another profiler holds the profile hook: "
+                + (
+                    "locations are those alive at the end"
+                    if sampler is None
+                    else "locations come from the sampler thread only"
+                )
+            )
+
+    def open(self) -> None:
+        """The test code starts now: what the plugin did since :meth:`__init__` (the object
+        census, say) is in the baseline, and the watchers begin."""
+        hooked = self._watch.hooked
+        self.rebaseline(note_what_is_traced=not hooked)
+        if hooked:
+            self._watch.attach()
+        else:
+            self.hand_to_sampler()
+
+    # -- while the test runs (called by the watchers) ---------------------------------------
+
+    def rebaseline(self, note_what_is_traced: bool = True) -> None:
+        """Start counting from what is traced now (the test function is being entered).
+
+        The figures are set twice, so that the second reading already counts their ints, and
+        then the peak counter starts afresh. What is traced now is noted too, to be left out
+        of the locations, unless ``note_what_is_traced`` is False (the hook will rebaseline
+        when the test function is entered, and note it then).
+        """
+        if note_what_is_traced and self._we_started and get_traces is not None:
+            self._pictures.before = get_traces()
+        self._counters.set_baseline()
+        self._counters.set_baseline()
+        tracemalloc.reset_peak()
+
+    def fold(self, frame: FrameType | None, event: str) -> bool:
+        return self._counters.fold(frame, event)
+
+    def picture(self) -> None:
+        self._pictures.take(self._watch.test_code)
+
+    def hand_to_sampler(self) -> None:
+        if self._sampler is not None and not self._watched:
+            self._watched = True
+            self._sampler.watch(self)
+
+    def sample(self) -> None:
+        """One reading on the sampler thread."""
+        due = self._counters.fold(None, "sample")
+        self.stats.samples += 1
+        if due:
+            self.picture()
+        else:
+            tracemalloc.reset_peak()
+
+    # -- afterwards ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """The test returned: stop both watchers, then read the peak, before the plugin's
+        own work after the call can add to it."""
+        self._finish_watching()
+        if self._request.want_leaks and not self._collected:
+            self._collected = True
+            gc.collect()  # unreachable cycles are garbage, not leaks
+
+    def _finish_watching(self) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        self._watch.detach()
+        if self._watched:
+            self._watched = False
+            assert self._sampler is not None
+            self._sampler.unwatch()
+        if not tracemalloc.is_tracing():
+            return
+        if self._counters.fold(None, "settle") or not self._pictures.recorded:
+            self._counters.current = traced()[0] - self._counters.overhead
+            self.picture()
+
+    def stop(self) -> None:
+        outcome: Outcome
+        try:
+            outcome = self._measure()
+        except OSError as exc:  # a capture file that cannot be written
+            outcome = NotMeasured(f"tracemalloc's capture file could not be written ({exc})")
+        self._backend.hand_over(self.handle, outcome)
+
+    def _measure(self) -> Measurement:
+        self.close()  # when close() was not called
+        self._watch.forget()
+        still_tracing = tracemalloc.is_tracing()
+        leaked_raw: list[RawTrace] | None = None
+        leaked: list[RawSite] | None = None
+        if still_tracing:
+            if self._request.want_leaks:
+                if self._start_snapshot is None:
+                    # Tracing began with the call: all still traced was allocated during it.
+                    leaked_raw = raw_traces()
+                else:
+                    leaked = self._leaks_since_start()
+        else:
+            self._notes.append(
+                "the test stopped tracemalloc: figures cover the call up to that point"
+            )
+        if self._we_started and still_tracing:
+            tracemalloc.stop()
+        if leaked_raw is not None:
+            leaked = group(leaked_raw, None)
+        pictures = self._pictures
+        peak_sites = to_sites(pictures.summary())
+        pictures.drop()
+        if pictures.gap_note is not None and pictures.gap is not None:
+            self._notes.append(pictures.gap_note)
+        if pictures.sampled:
+            self._notes.append(
+                "locations come from the sampler thread: they were pictured up to one reading "
+                f"({SAMPLE_INTERVAL * 1000:g} ms or more) after memory grew past the last "
+                "picture, not at the peak itself; the peak figure is exact"
+            )
+        return Measurement(
+            peak_bytes=self._counters.peak_bytes(),
+            allocation_count=sum(site.allocations for site in peak_sites),
+            peak_sites=peak_sites,
+            leaked_sites=None if leaked is None else to_sites(leaked),
+            capture_file=(
+                str(self._request.capture_file)
+                if self._request.capture_file is not None and self._request.capture_file.exists()
+                else None
+            ),
+            notes=self._notes,
+        )
+
+    def _leaks_since_start(self) -> list[RawSite]:
+        """What grew since the call started, for a user who was tracing already."""
+        assert self._start_snapshot is not None
+        end = tracemalloc.take_snapshot()
+        own = [
+            tracemalloc.Filter(False, PLUGIN_DIR + "*"),
+            tracemalloc.Filter(False, TRACEMALLOC_FILE),
+        ]
+        diff = end.filter_traces(own).compare_to(
+            self._start_snapshot.filter_traces(own), "traceback"
+        )
+        return [
+            (stat.size_diff, max(stat.count_diff, 1), newest_first(stat.traceback))
+            for stat in diff
+            if stat.size_diff > 0
+        ]
