@@ -20,6 +20,12 @@ from pytest_memray.backends.interface import (
     TrackingRequest,
 )
 from pytest_memray.backends.tracemalloc.counters import Counters, traced
+from pytest_memray.backends.tracemalloc.own_use import (
+    OWN_USE,
+    real_is_tracing,
+    real_reset_peak,
+    unseen_reset,
+)
 from pytest_memray.backends.tracemalloc.pictures import Pictures, TrackingStats
 from pytest_memray.backends.tracemalloc.sampler import SAMPLE_INTERVAL, Sampler
 from pytest_memray.backends.tracemalloc.traces import (
@@ -65,6 +71,11 @@ class TracemallocTracking(ActiveTracking):
         self._collected = False
         self._watched = False
         self._watch = ProfileWatch(self, sys._getframe(1), sampler is not None, self.stats)
+        #: What the test did to tracemalloc that makes the figures wrong, if anything.
+        self._reset: str | None = None
+        # Traced until the call ends, unless the test clears the traces or restarts tracing.
+        self._sentinel = object()
+        self._frames = tracemalloc.get_traceback_limit()
         if not self._watch.hooked:
             self._notes.append(
                 "another profiler holds the profile hook: "
@@ -79,6 +90,7 @@ class TracemallocTracking(ActiveTracking):
         """The test code starts now: what the plugin did since :meth:`__init__` (the object
         census, say) is in the baseline, and the watchers begin."""
         hooked = self._watch.hooked
+        OWN_USE.install(self)
         self.rebaseline(note_what_is_traced=not hooked)
         if hooked:
             self._watch.attach()
@@ -99,7 +111,7 @@ class TracemallocTracking(ActiveTracking):
             self._pictures.before = get_traces()
         self._counters.set_baseline()
         self._counters.set_baseline()
-        tracemalloc.reset_peak()
+        real_reset_peak()
 
     def fold(self, frame: FrameType | None, event: str) -> bool:
         return self._counters.fold(frame, event)
@@ -119,7 +131,23 @@ class TracemallocTracking(ActiveTracking):
         if due:
             self.picture()
         else:
-            tracemalloc.reset_peak()
+            real_reset_peak()
+
+    def before_reset_peak(self, caller: FrameType | None) -> None:
+        """The test is about to reset the peak counter: keep the peak reached so far."""
+        if self._watched:
+            assert self._sampler is not None
+            self._sampler.unwatch()  # one reader at a time
+        if self._counters.fold(caller, "reset"):
+            self.picture()
+        if self._watched:
+            assert self._sampler is not None
+            self._sampler.watch(self)
+
+    def reset_by_test(self, reason: str) -> None:
+        """The test did something to tracemalloc that makes the figures wrong (the last
+        thing it did is told: "stop(), then start()" comes after "stop()")."""
+        self._reset = reason
 
     # -- afterwards ------------------------------------------------------------------------
 
@@ -140,38 +168,41 @@ class TracemallocTracking(ActiveTracking):
             self._watched = False
             assert self._sampler is not None
             self._sampler.unwatch()
-        if not tracemalloc.is_tracing():
-            return
-        if self._counters.fold(None, "settle") or not self._pictures.recorded:
+        if real_is_tracing() and (
+            self._counters.fold(None, "settle") or not self._pictures.recorded
+        ):
             self._counters.current = traced()[0] - self._counters.overhead
             self.picture()
+        OWN_USE.remove()  # after the last reading: what it frees and makes is not the test's
 
     def stop(self) -> None:
         outcome: Outcome
         try:
-            outcome = self._measure()
+            self.close()  # when close() was not called
+            reset = self._reset or unseen_reset(self._sentinel, self._frames)
+            outcome = self._measure() if reset is None else self._not_measured(reset)
         except OSError as exc:  # a capture file that cannot be written
             outcome = NotMeasured(f"tracemalloc's capture file could not be written ({exc})")
         self._backend.hand_over(self.handle, outcome)
 
-    def _measure(self) -> Measurement:
-        self.close()  # when close() was not called
+    def _not_measured(self, reason: str) -> NotMeasured:
         self._watch.forget()
-        still_tracing = tracemalloc.is_tracing()
+        self._pictures.drop()
+        if self._we_started and tracemalloc.is_tracing():
+            tracemalloc.stop()  # the test started it again: not left on for the next test
+        return NotMeasured(reason)
+
+    def _measure(self) -> Measurement:
+        self._watch.forget()
         leaked_raw: list[RawTrace] | None = None
         leaked: list[RawSite] | None = None
-        if still_tracing:
-            if self._request.want_leaks:
-                if self._start_snapshot is None:
-                    # Tracing began with the call: all still traced was allocated during it.
-                    leaked_raw = raw_traces()
-                else:
-                    leaked = self._leaks_since_start()
-        else:
-            self._notes.append(
-                "the test stopped tracemalloc: figures cover the call up to that point"
-            )
-        if self._we_started and still_tracing:
+        if self._request.want_leaks:
+            if self._start_snapshot is None:
+                # Tracing began with the call: all still traced was allocated during it.
+                leaked_raw = raw_traces()
+            else:
+                leaked = self._leaks_since_start()
+        if self._we_started:
             tracemalloc.stop()
         if leaked_raw is not None:
             leaked = group(leaked_raw, None)
