@@ -16,10 +16,16 @@ import tracemalloc
 from collections.abc import Callable
 from types import FrameType
 
-#: A picture is due once the traced total grew past the last one by this much at least...
+#: At a call, or a C function's return, seen by the profile hook, a picture is due once the
+#: traced total grew past the last one by this much at least...
 MIN_STEP = 64 * 1024
 #: ...and by this share of what the call added so far.
 STEP = 0.1
+#: At a return of a Python function (whose locals are about to be freed) and at a reading of
+#: the sampler thread, a picture is due as soon as the last one would not cover nine tenths
+#: of the peak, and the peak grew past it by this much at least. A test function's own return
+#: and the end of the call need no more than the nine tenths: every peak gets its locations.
+COVER_STEP = 1024
 #: After a picture that took t seconds, none is taken for t * (1 / TIME_BUDGET - 1) seconds,
 #: so pictures never cost more than this share of a test's time.
 TIME_BUDGET = 0.025
@@ -41,6 +47,7 @@ class Counters:
         #: that asked for a picture: charged to a frame with the next picture.
         self.pending_gap: tuple[int, int, tuple[FrameType | None, str]] | None = None
         self.baseline = self.summary_total = self.best_peak = self.next_picture_at = 0
+        self.cover_at = 0
 
     def set_baseline(self) -> None:
         """Count from what is traced now. The caller sets it twice, so that the second
@@ -50,9 +57,11 @@ class Counters:
         self.best_peak = current + 0  # distinct objects: each is replaced on its own
         self.summary_total = current + 0
         self.next_picture_at = current + MIN_STEP
+        self.cover_at = current + COVER_STEP
 
     def fold(self, frame: FrameType | None, event: str) -> bool:
-        """Read the counters and keep the peak; True when memory grew enough for a picture.
+        """Read the counters and keep the peak; True when memory grew enough for a picture
+        (at a call, or a C function's return: past :attr:`next_picture_at`).
 
         The caller resets the peak counter afterwards, once this reading's own objects are
         freed (the picture does it itself).
@@ -72,12 +81,46 @@ class Counters:
         self.current = current
         return True
 
+    def fold_to_cover(self, frame: FrameType | None, event: str) -> bool:
+        """:meth:`fold` where what is alive may be freed next (a return, a reading of the
+        sampler, a reset of the peak counter): True when the last picture does not cover
+        nine tenths of the peak (past :attr:`cover_at`)."""
+        current, peak = traced()
+        if peak == 0:  # the test stopped tracemalloc
+            return False
+        current -= self.overhead
+        peak -= self.overhead
+        if peak > self.best_peak:
+            self.best_peak = peak
+        if self.best_peak < self.cover_at or self.clock() < self.quiet_until:
+            return False
+        self.current = current
+        self.owe_gap(frame, event)
+        return True
+
+    def uncovered(self) -> bool:
+        """The last picture (gap included) covers less than nine tenths of the peak."""
+        return (self.best_peak - self.summary_total) * 10 > self.best_peak - self.baseline
+
+    def cover_now(self, frame: FrameType | None, event: str) -> None:
+        """Read what is alive now, for a picture that must cover the peak (gap included)."""
+        self.current = traced()[0] - self.overhead
+        self.owe_gap(frame, event)
+
+    def owe_gap(self, frame: FrameType | None, event: str) -> None:
+        """Charge what is alive now (:attr:`current`) will not cover of the peak to ``frame``,
+        when that is more than a tenth of the peak."""
+        missing = self.best_peak - self.current
+        if missing * 10 > self.best_peak - self.baseline:
+            self.pending_gap = (missing, 1, (frame, event))
+
     def pictured(self, total: int, first: bool) -> None:
         """A picture of ``total`` bytes (from :attr:`current`) was taken: set the next
         threshold, and measure what the backend holds now."""
         self.summary_total = total
         growth = total - self.baseline
         self.next_picture_at = total + max(int(growth * STEP), MIN_STEP)
+        self.cover_at = total + max(growth // 9, COVER_STEP)
         overhead = traced()[0] - self.current
         if first:  # the first non-zero figure is a new int, kept for the rest of the call
             overhead += sys.getsizeof(overhead)

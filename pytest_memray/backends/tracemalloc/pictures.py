@@ -20,11 +20,13 @@ from types import CodeType, FrameType
 
 from pytest_memray.backends.interface import TrackingRequest
 from pytest_memray.backends.tracemalloc.counters import Counters
+from pytest_memray.backends.tracemalloc.own_use import real_reset_peak
 from pytest_memray.backends.tracemalloc.traces import (
     RawFrames,
     RawSite,
     RawTrace,
     group,
+    is_own,
     raw_traces,
 )
 from pytest_memray.files import write_file
@@ -114,13 +116,13 @@ class Pictures:
         The raw traces are kept and grouped only after the call; a very large set is grouped
         at once instead, so that what the backend holds stays small. What the backend holds
         afterwards is measured as the traced total less what the test had at the last reading
-        (``Counters.current``); the caller then resets the peak counter.
+        (``Counters.current``), and the peak counter is reset.
         """
         counters = self._counters
         self._started = self._clock()
         self.raw = self.sites = None  # drop the old picture before taking the new one
-        gap = self._take_pending_gap(test_code)
         raw: list[RawTrace] | None = raw_traces()
+        gap = self._take_pending_gap(test_code)  # after: its own work is not in the picture
         if raw is not None and len(raw) > MAX_RAW_TRACES:
             self.sites, raw = group(raw, MAX_SITES, self.before), None
         first = not self.recorded
@@ -138,6 +140,9 @@ class Pictures:
         counters.quiet_after(self._started, now)
         del now
         counters.pictured(total, first)
+        # What the picture made and freed on the way (grouping, a snapshot for a capture
+        # file, the gap's frames) is not the test's: the peak counter starts afresh.
+        real_reset_peak()
 
     def _on_test_thread(self) -> bool:
         return threading.get_ident() == self._test_thread
@@ -157,15 +162,17 @@ class Pictures:
         self, frame: FrameType | None, event: str, test_code: CodeType | None
     ) -> RawFrames:
         depth = self._request.stack_depth
-        if event == "settle":
-            self.gap_note = SETTLE_GAP_NOTE
-            return () if test_code is None else ((test_code.co_filename, def_line(test_code)),)
         if frame is not None:
             # A "call" event reports the new frame; the caller is the one that was running.
             return stack_of(frame.f_back if event == "call" else frame, depth)
-        running = sys._current_frames().get(self._test_thread)
-        self.gap_note = SAMPLER_GAP_NOTE
-        return stack_of(running, depth)
+        if event != "settle":
+            running = sys._current_frames().get(self._test_thread)
+            # Not when the test thread is in the plugin's code: the test function returned.
+            if running is not None and not is_own(running.f_code.co_filename):
+                self.gap_note = SAMPLER_GAP_NOTE
+                return stack_of(running, depth)
+        self.gap_note = SETTLE_GAP_NOTE
+        return () if test_code is None else ((test_code.co_filename, def_line(test_code)),)
 
     def summary(self) -> list[RawSite]:
         """The picture kept, grouped by location, the gap first."""

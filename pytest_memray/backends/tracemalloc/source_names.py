@@ -1,10 +1,20 @@
-"""Finding the function that encloses a source line, for backends whose frames carry no name.
+"""Naming the frames of a stack, for backends whose frames carry only a file and a line.
 
-tracemalloc records only file names and line numbers. To show frames as
-``function:file:line`` like memray does, the enclosing ``def`` is found by walking up from the
-line to the nearest less-indented ``def``. This reads the source through :mod:`linecache` and
-parses nothing, so it stays cheap when a snapshot covers hundreds of files; it can be fooled by
-unusual layouts (a ``def`` inside a multi-line string), which only affects a label.
+tracemalloc records file names and line numbers. To show frames as ``function:file:line`` as
+memray does, the file's source is compiled once (through :mod:`linecache`) and each line is
+given the code objects whose line table covers it, which the running interpreter names its
+frames after: a list comprehension is ``<listcomp>`` on Python 3.11 and, inlined since 3.12
+(PEP 709), the enclosing function there; lambdas and generator expressions get their own
+names too. Functions and classes are found by indentation (:func:`function_at`): the nearest
+less-indented ``def`` or ``class``, ``<module>`` outside them, so that a ``def`` line is named
+after the function (its frame starts there) and a decorator line after the scope around it.
+
+A line can belong to several code objects (``kept = [f(x) for x in xs]`` is the function's and
+its comprehension's). In a stack, a frame whose caller is at the same line is the innermost
+one and its caller the one around it; otherwise the innermost is taken, except a lambda's body,
+which runs when the lambda is called (its caller is then most often on the same line, as with
+``sorted(key=...)``), so its enclosing scope is taken. Where the source does not compile, all
+names come from indentation.
 """
 
 from __future__ import annotations
@@ -12,6 +22,13 @@ from __future__ import annotations
 import functools
 import linecache
 import re
+from collections.abc import Sequence
+from types import CodeType
+
+#: (file, line) pairs, newest first, as tracemalloc records them.
+Frames = Sequence[tuple[str, int]]
+#: A code object that covers a line: (its id in the file, its name, its parent's id).
+Scope = tuple[int, str, int]
 
 UNKNOWN_FUNCTION = "<unknown>"
 MODULE_LEVEL = "<module>"
@@ -56,3 +73,90 @@ def function_at(filename: str, lineno: int) -> str:
             break
         threshold = indent
     return MODULE_LEVEL
+
+
+LAMBDA = "<lambda>"
+#: Comprehensions (functions until Python 3.12) are called at once, from their own line.
+COMPREHENSIONS = frozenset({"<listcomp>", "<setcomp>", "<dictcomp>"})
+#: Scopes that share their lines with the code around them.
+INLINE = COMPREHENSIONS | {LAMBDA, "<genexpr>"}
+
+
+@functools.lru_cache(maxsize=16)
+def _scopes_by_line(filename: str) -> dict[int, tuple[Scope, ...]] | None:
+    """For each line of ``filename``, the code objects that cover it, innermost first; None
+    when the source cannot be read or compiled."""
+    lines = linecache.getlines(filename)
+    if not lines:
+        return None
+    try:
+        module = compile("".join(lines), filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, OverflowError, RecursionError):
+        return None
+    by_line: dict[int, list[tuple[int, Scope]]] = {}
+    pending: list[tuple[CodeType, int, int]] = [(module, 0, -1)]
+    ident = 0
+    while pending:
+        code, depth, parent = pending.pop()
+        scope: Scope = (ident, code.co_name, parent)
+        ident += 1
+        for line in {line for _, _, line in code.co_lines() if line}:
+            by_line.setdefault(line, []).append((depth, scope))
+        pending.extend(
+            (const, depth + 1, scope[0]) for const in code.co_consts if isinstance(const, CodeType)
+        )
+    return {
+        # Innermost first; of two on one line, a lambda last: less likely the one allocating.
+        line: tuple(
+            scope for _, scope in sorted(found, key=lambda item: (-item[0], item[1][1] == LAMBDA))
+        )
+        for line, found in by_line.items()
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def _scopes_at(filename: str, lineno: int) -> tuple[Scope, ...] | None:
+    by_line = _scopes_by_line(filename)
+    return None if by_line is None else by_line.get(lineno, ())
+
+
+def _innermost(
+    scopes: tuple[Scope, ...], here: tuple[str, int], caller: tuple[str, int] | None
+) -> Scope:
+    """The scope of a frame ``here``, covered by ``scopes``, called from ``caller`` (None
+    when the stack was cut there)."""
+    if caller == here:
+        return scopes[0]  # called from its own line: the innermost (the caller is around it)
+    for scope in scopes:
+        name = scope[1]
+        # A lambda's body runs when it is called, most often from its own line (sorted's
+        # key), and a comprehension's always until 3.12: from elsewhere, it is the code
+        # around them that runs. Where the caller is unknown, a comprehension is likelier.
+        if name == LAMBDA or (name in COMPREHENSIONS and caller is not None):
+            continue
+        return scope
+    return scopes[-1]
+
+
+def name_frames(frames: Frames) -> tuple[str, ...]:
+    """The function name of each frame of a stack (newest first), as Python names it."""
+    names: list[str] = []
+    chosen: Scope | None = None
+    for index, (filename, lineno) in enumerate(frames):
+        scopes = _scopes_at(filename, lineno)
+        if not scopes:
+            names.append(function_at(filename, lineno))
+            chosen = None
+            continue
+        scope: Scope | None = None
+        if chosen is not None and frames[index - 1] == (filename, lineno):
+            # Called from the same line: the scope around the callee's.
+            scope = next((each for each in scopes if each[0] == chosen[2]), None)
+        if scope is None:
+            caller = frames[index + 1] if index + 1 < len(frames) else None
+            scope = _innermost(scopes, (filename, lineno), caller)
+        # Functions and classes by indentation, which names a def line (where a function's
+        # frame starts) and a decorator line (run in the scope around) as before.
+        names.append(scope[1] if scope[1] in INLINE else function_at(filename, lineno))
+        chosen = scope
+    return tuple(names)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_memray.backends.interface import AllocationSite, is_plugin_file
-from pytest_memray.backends.tracemalloc.source_names import function_at
+from pytest_memray.backends.tracemalloc.source_names import name_frames
 from pytest_memray.stack import StackFrame
 
 RawFrames = tuple[tuple[str, int], ...]  # (file, line), newest first
@@ -96,16 +96,24 @@ def group(
     return [(size, count, frames) for frames, (size, count) in ranked]
 
 
+def test_frames(frames: RawFrames) -> RawFrames:
+    """``frames`` up to the first of the plugin's own (the wrapper that calls the test, and
+    pytest's frames beyond it are not the test's)."""
+    for index, (filename, _) in enumerate(frames):
+        if is_plugin_file(filename):
+            return frames[:index]
+    return frames
+
+
 def to_sites(raw: Sequence[RawSite]) -> list[AllocationSite]:
-    """Raw sites as the interface's allocation sites, each frame named."""
-    return [
-        AllocationSite(
-            size=size,
-            allocations=count,
-            stack=tuple(
-                StackFrame(function_at(filename, lineno), filename, lineno)
-                for filename, lineno in frames
-            ),
+    """Raw sites as the interface's allocation sites, each frame named, the plugin's and
+    pytest's frames below the test left out."""
+    sites = []
+    for size, count, frames in raw:
+        names = name_frames(frames)  # with the callers: they tell nested scopes apart
+        stack = tuple(
+            StackFrame(name, filename, lineno)
+            for name, (filename, lineno) in zip(names, test_frames(frames), strict=False)
         )
-        for size, count, frames in raw
-    ]
+        sites.append(AllocationSite(size=size, allocations=count, stack=stack))
+    return sites

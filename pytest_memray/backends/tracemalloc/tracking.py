@@ -19,7 +19,7 @@ from pytest_memray.backends.interface import (
     Outcome,
     TrackingRequest,
 )
-from pytest_memray.backends.tracemalloc.counters import Counters, traced
+from pytest_memray.backends.tracemalloc.counters import Counters
 from pytest_memray.backends.tracemalloc.own_use import (
     OWN_USE,
     real_is_tracing,
@@ -70,7 +70,9 @@ class TracemallocTracking(ActiveTracking):
         self._settled = False
         self._collected = False
         self._watched = False
-        self._watch = ProfileWatch(self, sys._getframe(1), sampler is not None, self.stats)
+        self._watch = ProfileWatch(
+            self, self._counters, sys._getframe(1), sampler is not None, self.stats
+        )
         #: What the test did to tracemalloc that makes the figures wrong, if anything.
         self._reset: str | None = None
         # Traced until the call ends, unless the test clears the traces or restarts tracing.
@@ -113,9 +115,6 @@ class TracemallocTracking(ActiveTracking):
         self._counters.set_baseline()
         real_reset_peak()
 
-    def fold(self, frame: FrameType | None, event: str) -> bool:
-        return self._counters.fold(frame, event)
-
     def picture(self) -> None:
         self._pictures.take(self._watch.test_code)
 
@@ -126,7 +125,7 @@ class TracemallocTracking(ActiveTracking):
 
     def sample(self) -> None:
         """One reading on the sampler thread."""
-        due = self._counters.fold(None, "sample")
+        due = self._counters.fold_to_cover(None, "sample")
         self.stats.samples += 1
         if due:
             self.picture()
@@ -138,7 +137,7 @@ class TracemallocTracking(ActiveTracking):
         if self._watched:
             assert self._sampler is not None
             self._sampler.unwatch()  # one reader at a time
-        if self._counters.fold(caller, "reset"):
+        if self._counters.fold_to_cover(caller, "reset"):
             self.picture()
         if self._watched:
             assert self._sampler is not None
@@ -168,11 +167,13 @@ class TracemallocTracking(ActiveTracking):
             self._watched = False
             assert self._sampler is not None
             self._sampler.unwatch()
+        counters = self._counters
         if real_is_tracing() and (
-            self._counters.fold(None, "settle") or not self._pictures.recorded
+            counters.fold(None, "settle") or not self._pictures.recorded or counters.uncovered()
         ):
-            self._counters.current = traced()[0] - self._counters.overhead
+            counters.cover_now(None, "settle")
             self.picture()
+        self._watch.test_frame = None  # the test's locals go now, after the last picture
         OWN_USE.remove()  # after the last reading: what it frees and makes is not the test's
 
     def stop(self) -> None:

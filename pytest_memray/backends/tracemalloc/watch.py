@@ -18,6 +18,7 @@ from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any, Protocol
 
+from pytest_memray.backends.tracemalloc.counters import Counters
 from pytest_memray.backends.tracemalloc.pictures import TrackingStats
 from pytest_memray.backends.tracemalloc.traces import is_own
 
@@ -44,7 +45,6 @@ SUSPENDS = (
 class Watched(Protocol):
     """What the hook drives: the tracking of the call."""
 
-    def fold(self, frame: FrameType | None, event: str) -> bool: ...
     def picture(self) -> None: ...
     def rebaseline(self) -> None: ...
     def hand_to_sampler(self) -> None: ...
@@ -65,16 +65,23 @@ class ProfileWatch:
     def __init__(
         self,
         tracking: Watched,
+        counters: Counters,
         starting: FrameType | None,
         sampled: bool,
         stats: TrackingStats,
     ) -> None:
         self._tracking = tracking
-        self._fold = tracking.fold
+        self._counters = counters
+        self._fold = counters.fold
+        self._fold_to_cover = counters.fold_to_cover
         self._stats = stats
         # The test function's code: not its frame, whose lasting reference would make Python
         # build its caller's frame object when it returns.
         self.test_code: CodeType | None = None
+        #: The test function's frame, from its start to the end of the call: when the test
+        #: returns, its locals then stay alive in it until the last picture (the caller's
+        #: frame object, which Python links it to then, exists already: see ``callers``).
+        self.test_frame: FrameType | None = None
         # Frames that were running when tracking started: the test function is the first
         # one called from one of them (not, say, a finaliser that a garbage collection of
         # the plugin's ran in between).
@@ -100,7 +107,7 @@ class ProfileWatch:
 
     def forget(self) -> None:
         """The call is over: drop the references to its code and frames."""
-        self.test_code = None
+        self.test_code = self.test_frame = None
         self._callers = ()
 
     def _make_hook(self) -> Callable[[FrameType, str, Any], None]:
@@ -159,6 +166,8 @@ class ProfileWatch:
             # The test function is being entered: what was made so far (including the frame
             # object Python makes for the hook) is not the test's.
             self.test_code = frame.f_code
+            if not frame.f_code.co_flags & SUSPENDS:
+                self.test_frame = frame
             self._callers = ()
             if self._events_left > 0 and frame.f_code.co_flags & SUSPENDS:
                 self._events_left = HOOK_EVENTS_SUSPENDING
@@ -169,14 +178,17 @@ class ProfileWatch:
             if self._events_left == 0:
                 self.detach()
                 self._tracking.hand_to_sampler()
-        due = self._fold(frame, event)
-        if (
-            event == "return"
-            and frame.f_code is self.test_code
-            and not frame.f_code.co_flags & SUSPENDS
-        ):
+        if event != "return":
+            return self._fold(frame, event)
+        # What the returning frame holds is freed next: picture it unless already covered.
+        due = self._fold_to_cover(frame, event)
+        if frame.f_code is self.test_code and not frame.f_code.co_flags & SUSPENDS:
             # The test function returned (a coroutine's "return" may be a pause): close()
             # comes next and reads the peak before the plugin's work. The sampler is not
             # woken for that moment: handing the interpreter to it and back would cost more.
             self.detach()
+            if not due and self._counters.uncovered():
+                # The last moment its memory is alive: the peak gets its locations.
+                self._counters.cover_now(frame, event)
+                return True
         return due
