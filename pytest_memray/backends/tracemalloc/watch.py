@@ -71,7 +71,6 @@ class ProfileWatch:
         stats: TrackingStats,
     ) -> None:
         self._tracking = tracking
-        self._counters = counters
         self._fold = counters.fold
         self._fold_to_cover = counters.fold_to_cover
         self._stats = stats
@@ -186,9 +185,6 @@ class ProfileWatch:
             # The test function returned (a coroutine's "return" may be a pause): close()
             # comes next and reads the peak before the plugin's work. The sampler is not
             # woken for that moment: handing the interpreter to it and back would cost more.
+            # Its locals stay alive in its frame, kept until the last picture (see close()).
             self.detach()
-            if not due and self._counters.uncovered():
-                # The last moment its memory is alive: the peak gets its locations.
-                self._counters.cover_now(frame, event)
-                return True
         return due
