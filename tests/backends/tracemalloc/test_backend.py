@@ -19,6 +19,7 @@ import pytest_memray
 from pytest_memray.backends.interface import ActiveTracking, Measurement, TrackingRequest
 from pytest_memray.backends.tracemalloc.backend import TracemallocBackend
 from pytest_memray.backends.tracemalloc.pictures import TrackingStats
+from pytest_memray.backends.tracemalloc.sampler import Sampler
 from pytest_memray.backends.tracemalloc.watch import HOOK_EVENTS, HOOK_EVENTS_SUSPENDING
 
 from ...helpers import report_blocks, requires_subprocess, requires_threads
@@ -598,3 +599,35 @@ def test_leaks_when_the_user_traces_already() -> None:
         for site in leaked
         for frame in site.stack[:1]
     )
+
+
+# -- stable figures: the watchers add nothing, however often they read ----------------------
+
+
+def _hold_while_sleeping(tracking: ActiveTracking) -> int:
+    kept = [bytearray(1000) for _ in range(10)]
+    _calls(100)  # past the hook's events: the sampler watches
+    more = bytearray(50_000)  # grown past the last picture: the sampler pictures it
+    for _ in range(30):
+        time.sleep(0.001)  # frees the interpreter for the sampler, which reads each time
+    return len(kept) + len(more)
+
+
+@requires_threads
+def test_the_sampler_adds_nothing_to_the_peak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19 item 9: the same test gives the same peak however often, and when, the
+    sampler thread reads the counters and takes pictures: the same work measured with the
+    sampler reading during it, and with the sampler kept from reading, gives the same peak."""
+    _track(_hold_while_sleeping)  # what runs for the first time allocates once (caches)
+    read = [_track(_hold_while_sleeping) for _ in range(3)]
+    assert all(_tracking_stats(tracked.tracking).samples > 0 for tracked in read)
+    assert any(_tracking_stats(tracked.tracking).pictures > 1 for tracked in read)
+    monkeypatch.setattr(Sampler, "watch", lambda self, tracking: None)
+    monkeypatch.setattr(Sampler, "unwatch", lambda self: None)
+    not_read = [_track(_hold_while_sleeping) for _ in range(3)]
+    assert all(_tracking_stats(tracked.tracking).samples == 0 for tracked in not_read)
+    peaks = {tracked.measurement.peak_bytes for tracked in read + not_read}
+    assert len(peaks) == 1, [
+        (tracked.measurement.peak_bytes, _tracking_stats(tracked.tracking))
+        for tracked in read + not_read
+    ]
