@@ -36,6 +36,12 @@ MAX_SITES = 1000
 #: Above this many live allocations a picture is grouped at once rather than kept raw.
 MAX_RAW_TRACES = 200_000
 
+HOOK_GAP_NOTE = (
+    "the peak was reached and freed again where no function was called or returned (a "
+    "loop that allocates and frees, say): its size is exact, but it is charged to the line "
+    "the test was running at the next call or return, which may come after the line that "
+    "allocated it"
+)
 SAMPLER_GAP_NOTE = (
     "the peak was reached and freed again between two readings of the sampler "
     "thread: its size is exact, but it is charged to the frame the test was running "
@@ -164,6 +170,7 @@ class Pictures:
         depth = self._request.stack_depth
         if frame is not None:
             # A "call" event reports the new frame; the caller is the one that was running.
+            self.gap_note = HOOK_GAP_NOTE
             return stack_of(frame.f_back if event == "call" else frame, depth)
         if event != "settle":
             running = sys._current_frames().get(self._test_thread)
