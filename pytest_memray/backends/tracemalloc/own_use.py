@@ -26,6 +26,7 @@ from typing import Any, Protocol
 #: The real functions, for the backend's own use while the replacements are in place.
 real_reset_peak = tracemalloc.reset_peak
 real_is_tracing = tracemalloc.is_tracing
+real_clear_traces = tracemalloc.clear_traces
 _real = {
     name: getattr(tracemalloc, name) for name in ("reset_peak", "clear_traces", "stop", "start")
 }

@@ -112,9 +112,6 @@ class Pictures:
         self.recorded = False
         #: The picture kept was taken by the sampler thread (near the growth, not at it).
         self.sampled = False
-        # Traced before the test function was entered (we started tracing): not the test's.
-        # Kept raw: grouping them costs more than reading them, and most tests never need it.
-        self.before: list[RawTrace] = []
 
     def take(self, test_code: CodeType | None) -> None:
         """Keep what is alive now (plus a pending gap) as the best picture of the peak so far.
@@ -130,7 +127,7 @@ class Pictures:
         raw: list[RawTrace] | None = raw_traces()
         gap = self._take_pending_gap(test_code)  # after: its own work is not in the picture
         if raw is not None and len(raw) > MAX_RAW_TRACES:
-            self.sites, raw = group(raw, MAX_SITES, self.before), None
+            self.sites, raw = group(raw, MAX_SITES), None
         first = not self.recorded
         self.raw, self.gap, self.recorded = raw, gap, True
         self.sampled = not self._on_test_thread()
@@ -183,7 +180,7 @@ class Pictures:
 
     def summary(self) -> list[RawSite]:
         """The picture kept, grouped by location, the gap first."""
-        sites = self.sites if self.raw is None else group(self.raw, MAX_SITES, self.before)
+        sites = self.sites if self.raw is None else group(self.raw, MAX_SITES)
         sites = list(sites or [])
         if self.gap is not None:
             sites.insert(0, self.gap)
@@ -192,7 +189,6 @@ class Pictures:
     def drop(self) -> None:
         """Let go of the raw traces once they are summarised."""
         self.raw = self.sites = None
-        self.before = []
 
     def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
         target = self._request.capture_file

@@ -1,7 +1,7 @@
 """Naming the frames of a stack, for backends whose frames carry only a file and a line.
 
 tracemalloc records file names and line numbers. To show frames as ``function:file:line`` as
-memray does, the file's source is compiled once (through :mod:`linecache`) and each line is
+memray does, the file's source is compiled once (see :func:`source_lines`) and each line is
 given the code objects whose line table covers it, which the running interpreter names its
 frames after: a list comprehension is ``<listcomp>`` on Python 3.11 and, inlined since 3.12
 (PEP 709), the enclosing function there; lambdas and generator expressions get their own
@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import functools
 import linecache
+import os
 import re
+import tokenize
 from collections.abc import Sequence
 from types import CodeType
 
@@ -41,7 +43,27 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" \t"))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16)
+def source_lines(filename: str) -> tuple[str, ...]:
+    """The lines of ``filename``, read once for a few files at a time.
+
+    Read directly rather than through :mod:`linecache`, which would keep the source of every
+    file ever named for the rest of the session (a suite of thousands of files grows by
+    megabytes); what linecache holds already is used as it is.
+    """
+    cached = linecache.cache.get(filename)
+    if cached is not None and len(cached) == 4:
+        return tuple(cached[2])
+    if os.path.isabs(filename):
+        try:
+            with tokenize.open(filename) as source:
+                return tuple(source.readlines())
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            return ()
+    return tuple(linecache.getlines(filename))  # a name relative to sys.path: searched there
+
+
+@functools.lru_cache(maxsize=1024)
 def function_at(filename: str, lineno: int) -> str:
     """Name of the innermost function around ``lineno`` of ``filename``.
 
@@ -49,7 +71,7 @@ def function_at(filename: str, lineno: int) -> str:
     the line is outside every function and class, ``<unknown>`` when the source cannot be read
     (frozen modules, deleted files).
     """
-    lines = linecache.getlines(filename)
+    lines = source_lines(filename)
     if not lines or not 0 < lineno <= len(lines):
         return UNKNOWN_FUNCTION
     own = _DEF.match(lines[lineno - 1].lstrip()) or _CLASS.match(lines[lineno - 1].lstrip())
@@ -86,7 +108,7 @@ INLINE = COMPREHENSIONS | {LAMBDA, "<genexpr>"}
 def _scopes_by_line(filename: str) -> dict[int, tuple[Scope, ...]] | None:
     """For each line of ``filename``, the code objects that cover it, innermost first; None
     when the source cannot be read or compiled."""
-    lines = linecache.getlines(filename)
+    lines = source_lines(filename)
     if not lines:
         return None
     try:
@@ -114,8 +136,19 @@ def _scopes_by_line(filename: str) -> dict[int, tuple[Scope, ...]] | None:
     }
 
 
-@functools.lru_cache(maxsize=4096)
+#: Words that may open a scope of their own (a comprehension, a generator expression, a
+#: lambda): lines without them nearby are named by indentation alone, without compiling.
+_NESTED = re.compile(r"\bfor\b|\blambda\b")
+
+
+@functools.lru_cache(maxsize=1024)
 def _scopes_at(filename: str, lineno: int) -> tuple[Scope, ...] | None:
+    lines = source_lines(filename)
+    # A comprehension may spread over a few lines around this one.
+    if not 0 < lineno <= len(lines) or not any(
+        _NESTED.search(line) for line in lines[max(lineno - 6, 0) : lineno + 5]
+    ):
+        return None
     by_line = _scopes_by_line(filename)
     return None if by_line is None else by_line.get(lineno, ())
 

@@ -43,25 +43,8 @@ def raw_traces() -> list[RawTrace]:
     ]
 
 
-def _group_all(traces: list[RawTrace]) -> dict[RawFrames, list[int]]:
-    groups: dict[RawFrames, list[int]] = {}
-    for trace in traces:
-        group = groups.get(trace[2])
-        if group is None:
-            groups[trace[2]] = [trace[1], 1]
-        else:
-            group[0] += trace[1]
-            group[1] += 1
-    return groups
-
-
-def group(
-    traces: list[RawTrace],
-    limit: int | None,
-    before: list[RawTrace] | None = None,
-) -> list[RawSite]:
-    """Traces grouped by traceback, largest first, the plugin's own and what was traced
-    ``before`` the test function began left out.
+def group(traces: list[RawTrace], limit: int | None) -> list[RawSite]:
+    """Traces grouped by traceback, largest first, the plugin's own left out.
 
     Ten times faster once tracemalloc has stopped, so the backend groups after stopping
     where it can.
@@ -83,13 +66,6 @@ def group(
         else:
             site[0] += trace[1]
             site[1] += 1
-    for frames, (size, count) in (_group_all(before) if before else {}).items():
-        site = groups.get(frames)
-        if site is not None:
-            site[0] -= size
-            site[1] -= count
-            if site[0] <= 0 or site[1] <= 0:
-                del groups[frames]
     ranked = sorted(groups.items(), key=lambda item: item[1][0], reverse=True)
     if limit is not None:
         ranked = ranked[:limit]

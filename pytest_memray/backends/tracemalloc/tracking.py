@@ -22,6 +22,7 @@ from pytest_memray.backends.interface import (
 from pytest_memray.backends.tracemalloc.counters import Counters
 from pytest_memray.backends.tracemalloc.own_use import (
     OWN_USE,
+    real_clear_traces,
     real_is_tracing,
     real_reset_peak,
     unseen_reset,
@@ -32,7 +33,6 @@ from pytest_memray.backends.tracemalloc.traces import (
     TRACEMALLOC_FILE,
     RawSite,
     RawTrace,
-    get_traces,
     group,
     newest_first,
     raw_traces,
@@ -93,7 +93,7 @@ class TracemallocTracking(ActiveTracking):
         census, say) is in the baseline, and the watchers begin."""
         hooked = self._watch.hooked
         OWN_USE.install(self)
-        self.rebaseline(note_what_is_traced=not hooked)
+        self.rebaseline(forget_what_is_traced=not hooked)
         if hooked:
             self._watch.attach()
         else:
@@ -101,16 +101,18 @@ class TracemallocTracking(ActiveTracking):
 
     # -- while the test runs (called by the watchers) ---------------------------------------
 
-    def rebaseline(self, note_what_is_traced: bool = True) -> None:
+    def rebaseline(self, forget_what_is_traced: bool = True) -> None:
         """Start counting from what is traced now (the test function is being entered).
 
-        The figures are set twice, so that the second reading already counts their ints, and
-        then the peak counter starts afresh. What is traced now is noted too, to be left out
-        of the locations, unless ``note_what_is_traced`` is False (the hook will rebaseline
-        when the test function is entered, and note it then).
+        Where the backend started tracing, what was traced since (the plugin's own objects)
+        is forgotten first, so that no picture shows it, unless ``forget_what_is_traced`` is
+        False (the hook will rebaseline when the test function is entered). The figures are
+        set twice, so that the second reading already counts their ints, and then the peak
+        counter starts afresh.
         """
-        if note_what_is_traced and self._we_started and get_traces is not None:
-            self._pictures.before = get_traces()
+        if forget_what_is_traced and self._we_started:
+            real_clear_traces()
+            self._sentinel = object()  # traced again: see unseen_reset
         self._counters.set_baseline()
         self._counters.set_baseline()
         real_reset_peak()
@@ -168,8 +170,10 @@ class TracemallocTracking(ActiveTracking):
             assert self._sampler is not None
             self._sampler.unwatch()
         counters = self._counters
+        # The peak was read at the test function's return where the hook saw it; otherwise
+        # now, before the plugin's own work after the call.
         if real_is_tracing() and (
-            counters.fold(None, "settle") or not self._pictures.recorded or counters.uncovered()
+            (not self._watch.returned and counters.fold(None, "settle")) or counters.uncovered()
         ):
             counters.cover_now(None, "settle")
             self.picture()

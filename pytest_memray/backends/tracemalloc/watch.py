@@ -33,6 +33,10 @@ HOOK_EVENTS_SUSPENDING = 200
 #: Events the hook sees at most before the test function is entered (plugin work, finalisers
 #: run by a garbage collection); past them, the sampler alone watches the call.
 HOOK_EVENTS_BEFORE = 10_000
+#: Code that hands back what it made and frees next to nothing when it returns: the hook
+#: only reads the peak at its return (a picture there would cost as much as the next one
+#: and show the same).
+HANDS_BACK = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>"})
 #: Code whose "return" event may be a pause: coroutines and generators.
 SUSPENDS = (
     inspect.CO_COROUTINE
@@ -73,6 +77,7 @@ class ProfileWatch:
         self._tracking = tracking
         self._fold = counters.fold
         self._fold_to_cover = counters.fold_to_cover
+        self._read = counters.read
         self._stats = stats
         # The test function's code: not its frame, whose lasting reference would make Python
         # build its caller's frame object when it returns.
@@ -81,6 +86,8 @@ class ProfileWatch:
         #: returns, its locals then stay alive in it until the last picture (the caller's
         #: frame object, which Python links it to then, exists already: see ``callers``).
         self.test_frame: FrameType | None = None
+        #: The hook saw the test function return (and read the peak then).
+        self.returned = False
         # Frames that were running when tracking started: the test function is the first
         # one called from one of them (not, say, a finaliser that a garbage collection of
         # the plugin's ran in between).
@@ -179,12 +186,16 @@ class ProfileWatch:
                 self._tracking.hand_to_sampler()
         if event != "return":
             return self._fold(frame, event)
+        if frame.f_code.co_name in HANDS_BACK:
+            return self._read(frame, event)
         # What the returning frame holds is freed next: picture it unless already covered.
         due = self._fold_to_cover(frame, event)
         if frame.f_code is self.test_code and not frame.f_code.co_flags & SUSPENDS:
             # The test function returned (a coroutine's "return" may be a pause): close()
             # comes next and reads the peak before the plugin's work. The sampler is not
             # woken for that moment: handing the interpreter to it and back would cost more.
-            # Its locals stay alive in its frame, kept until the last picture (see close()).
+            # Its locals stay alive in its frame, kept until the last picture (see close()),
+            # and this was the last reading of the peak: what follows is the plugin's.
+            self.returned = True
             self.detach()
         return due
