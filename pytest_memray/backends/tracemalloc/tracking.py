@@ -136,14 +136,13 @@ class TracemallocTracking(ActiveTracking):
 
     def before_reset_peak(self, caller: FrameType | None) -> None:
         """The test is about to reset the peak counter: keep the peak reached so far."""
-        if self._watched:
-            assert self._sampler is not None
-            self._sampler.unwatch()  # one reader at a time
+        sampler = self._sampler if self._watched else None
+        if sampler is not None:
+            sampler.unwatch()  # one reader at a time
         if self._counters.fold_to_cover(caller, "reset"):
             self.picture()
-        if self._watched:
-            assert self._sampler is not None
-            self._sampler.watch(self)
+        if sampler is not None:
+            sampler.watch(self)
 
     def reset_by_test(self, reason: str) -> None:
         """The test did something to tracemalloc that makes the figures wrong (the last
@@ -173,7 +172,9 @@ class TracemallocTracking(ActiveTracking):
         # The peak was read at the test function's return where the hook saw it; otherwise
         # now, before the plugin's own work after the call.
         if real_is_tracing() and (
-            (not self._watch.returned and counters.fold(None, "settle")) or counters.uncovered()
+            (not self._watch.returned and counters.fold(None, "settle"))
+            or counters.uncovered()
+            or (self._request.capture_file is not None and not self._pictures.recorded)
         ):
             counters.cover_now(None, "settle")
             self.picture()
