@@ -11,7 +11,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pytest_memray.backends.interface import AllocationSite, is_plugin_file
+from pytest_memray.backends.interface import PLUGIN_DIR, AllocationSite, is_plugin_file
 from pytest_memray.backends.tracemalloc.source_names import name_frames
 from pytest_memray.stack import StackFrame
 
@@ -93,3 +93,19 @@ def to_sites(raw: Sequence[RawSite]) -> list[AllocationSite]:
         )
         sites.append(AllocationSite(size=size, allocations=count, stack=stack))
     return sites
+
+
+def grown_since(start: tracemalloc.Snapshot) -> list[RawSite]:
+    """What grew since ``start`` was taken, by traceback: the leaks of a call, for a user
+    who was tracing already (the plugin's and tracemalloc's own frames left out)."""
+    end = tracemalloc.take_snapshot()
+    own = [
+        tracemalloc.Filter(False, PLUGIN_DIR + "*"),
+        tracemalloc.Filter(False, TRACEMALLOC_FILE),
+    ]
+    diff = end.filter_traces(own).compare_to(start.filter_traces(own), "traceback")
+    return [
+        (stat.size_diff, max(stat.count_diff, 1), newest_first(stat.traceback))
+        for stat in diff
+        if stat.size_diff > 0
+    ]

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from types import FrameType
 
 from pytest_memray.backends.interface import (
-    PLUGIN_DIR,
     ActiveTracking,
     Backend,
     Measurement,
@@ -30,11 +29,10 @@ from pytest_memray.backends.tracemalloc.own_use import (
 from pytest_memray.backends.tracemalloc.pictures import Pictures, TrackingStats
 from pytest_memray.backends.tracemalloc.sampler import SAMPLE_INTERVAL, Sampler
 from pytest_memray.backends.tracemalloc.traces import (
-    TRACEMALLOC_FILE,
     RawSite,
     RawTrace,
     group,
-    newest_first,
+    grown_since,
     raw_traces,
     to_sites,
 )
@@ -207,7 +205,8 @@ class TracemallocTracking(ActiveTracking):
                 # Tracing began with the call: all still traced was allocated during it.
                 leaked_raw = raw_traces()
             else:
-                leaked = self._leaks_since_start()
+                assert self._start_snapshot is not None
+                leaked = grown_since(self._start_snapshot)
         if self._we_started:
             tracemalloc.stop()
         if leaked_raw is not None:
@@ -235,20 +234,3 @@ class TracemallocTracking(ActiveTracking):
             ),
             notes=self._notes,
         )
-
-    def _leaks_since_start(self) -> list[RawSite]:
-        """What grew since the call started, for a user who was tracing already."""
-        assert self._start_snapshot is not None
-        end = tracemalloc.take_snapshot()
-        own = [
-            tracemalloc.Filter(False, PLUGIN_DIR + "*"),
-            tracemalloc.Filter(False, TRACEMALLOC_FILE),
-        ]
-        diff = end.filter_traces(own).compare_to(
-            self._start_snapshot.filter_traces(own), "traceback"
-        )
-        return [
-            (stat.size_diff, max(stat.count_diff, 1), newest_first(stat.traceback))
-            for stat in diff
-            if stat.size_diff > 0
-        ]
