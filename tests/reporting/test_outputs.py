@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pytest_memray.backends.tracemalloc.pictures import HOOK_GAP_NOTE
 from pytest_memray.gates.format import SCHEMA_FILE, SCHEMA_VERSION
 
 from ..helpers import Runner, register_backend, requires_subprocess, requires_xdist
@@ -271,17 +272,20 @@ def test_every_note_the_terminal_shows_is_in_the_json(
     [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist", marks=requires_xdist)],
 )
 def test_a_real_note_is_in_the_json(runner: Runner, workers: tuple[str, ...]) -> None:
-    """tracemalloc notes a test that stops tracemalloc itself; under xdist the note crosses
-    to the controller."""
+    """tracemalloc notes a peak it charged to the line after the one that allocated it (a
+    loop that allocates and frees); under xdist the note crosses to the controller."""
     if runner.backend != "tracemalloc":
         pytest.skip("a tracemalloc note")
-    runner.write("import tracemalloc\n\ndef test_stops():\n    tracemalloc.stop()\n")
+    runner.write(
+        "def test_loop():\n"
+        "    for _ in range(3):\n"
+        "        chunk = bytearray(4 * 1024 * 1024)\n"
+        "        del chunk\n"
+    )
     runner.run("--memray", "--memray-json=out.json", *workers)
     document = _load(runner.pytester.path / "out.json")
     (test,) = document["tests"]
-    assert test["notes"] == [
-        "the test stopped tracemalloc: figures cover the call up to that point"
-    ]
+    assert test["notes"] == [HOOK_GAP_NOTE]
     assert len(document["run"]["workers"]) == (1 if workers else 0)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tracemalloc
 from pathlib import Path
 
 import memray
@@ -106,6 +107,9 @@ class MemrayBackend(Backend):
             and request.capture_file is None
             and not request.want_leaks
             and not self._advice.measure_alone(request.test_id)
+            # tracemalloc, while a test left it tracing, records every allocation with one of
+            # its own: between a boundary mark and its anchor too, which frame a batched call.
+            and not tracemalloc.is_tracing()
         )
         if batchable and self._can_batch is None:
             self._can_batch = marks_fit(self._batch_size)

@@ -249,3 +249,32 @@ def test_full_batches_are_replayed_as_the_session_goes(
     assert len(peaks) == 30
     for i in range(30):
         assert peaks[f"test_many.py::test_{i}"] == pytest.approx((i % 3 + 1) * 1024**2, rel=0.01)
+
+
+@requires_memray
+def test_a_test_that_leaves_tracemalloc_tracing_costs_no_later_figure(
+    pytester: pytest.Pytester,
+) -> None:
+    """tracemalloc records each allocation with one of its own, between a batch's boundary
+    marks too: while it traces, calls are measured with a Tracker of their own."""
+    pytester.makepyfile(
+        test_subject="""
+import tracemalloc
+
+def test_leaves_tracing_on():
+    tracemalloc.start()
+    kept = bytearray(1_000_000)
+
+def test_next():
+    kept = bytearray(2_000_000)
+
+def test_last():
+    tracemalloc.stop()
+    kept = bytearray(3_000_000)
+"""
+    )
+    result = pytester.runpytest("--memray", "--memray-backend=memray", "--most-allocations=0")
+    result.assert_outcomes(passed=3)
+    assert "Not measured" not in result.stdout.str()
+    blocks = report_blocks(result.outlines)
+    assert len(blocks) == 3
