@@ -4,6 +4,7 @@ on its memory (every measured test with ``=all``), linked from the failure and j
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,9 +32,8 @@ def _pages(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.glob("*.html"))
 
 
-@requires_memray
-def test_a_failing_test_links_to_memrays_flamegraph(pytester: pytest.Pytester) -> None:
-    runner = Runner(pytester, "memray")
+def test_a_failing_test_links_to_its_page(runner: Runner) -> None:
+    pytester = runner.pytester
     result = runner.run_source(
         SUITE, "--memray-flamegraphs=pages", "--junitxml=out.xml", "--memray-json=out.json"
     )
@@ -46,8 +46,15 @@ def test_a_failing_test_links_to_memrays_flamegraph(pytester: pytest.Pytester) -
         ["*memray flamegraph*", f"where this test's memory went: pages{Path('/')}{pages[0]}"]
     )
     page = (folder / pages[0]).read_text(encoding="utf-8")
-    # memray's page holds the frames recorded since its Tracker started, with their lines.
-    assert "bytearray(100_000) for _ in range(30)" in page
+    if runner.backend == "memray":
+        # memray's page holds the frames recorded since its Tracker started, with their lines.
+        assert "bytearray(100_000) for _ in range(30)" in page
+    else:
+        # tracemalloc's: the sites alive at the peak, with their stacks, newest frame first.
+        assert "Where the memory of test_subject.py::test_over went" in page
+        assert re.search(
+            r"&lt;listcomp&gt;:\S*test_subject.py:5|test_over:\S*test_subject.py:5", page
+        )
     prop = ET.parse(pytester.path / "out.xml").find(
         ".//testcase[@name='test_over']/properties/property[@name='memray_flamegraph']"
     )
@@ -63,9 +70,8 @@ def test_a_failing_test_links_to_memrays_flamegraph(pytester: pytest.Pytester) -
     assert list((folder / "captures").iterdir()) == []
 
 
-@requires_memray
-def test_all_draws_every_measured_test(pytester: pytest.Pytester) -> None:
-    runner = Runner(pytester, "memray")
+def test_all_draws_every_measured_test(runner: Runner) -> None:
+    pytester = runner.pytester
     result = runner.run_source(SUITE, "--memray", "--memray-flamegraphs=all:pages")
     result.assert_outcomes(passed=2, failed=1)
     pages = _pages(pytester.path / "pages")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from pytest_memray.backends.interface import ActiveTracking, Backend, Capabilities, TrackingRequest
+from pytest_memray.backends.tracemalloc.page import write_page
 from pytest_memray.backends.tracemalloc.sampler import Sampler, start_sampler
 from pytest_memray.backends.tracemalloc.tracking import TracemallocTracking
 
@@ -21,6 +23,7 @@ CAPABILITIES = Capabilities(
     leaked_sites=True,
     capture_suffix=".tracemalloc",
     capture_reader="tracemalloc.Snapshot.load",
+    flamegraphs=True,
 )
 
 
@@ -41,3 +44,6 @@ class TracemallocBackend(Backend):
             self._sampler_tried = True
             self._sampler = start_sampler()
         return TracemallocTracking(request, self._sampler, self.next_handle(), self, self._clock)
+
+    def write_flamegraph(self, capture_file: Path, target: Path, title: str) -> str | None:
+        return write_page(capture_file, target, title)
