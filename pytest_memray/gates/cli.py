@@ -29,13 +29,11 @@ from pytest_memray.gates.compare import (
     Rules,
     compare_documents,
     parse_min_compared,
-    render_json,
-    render_markdown,
-    render_text,
 )
 from pytest_memray.gates.documents import DocumentError, load_document
 from pytest_memray.gates.format import document_text
 from pytest_memray.gates.merge import merge_documents
+from pytest_memray.gates.render import render_json, render_markdown, render_text
 
 PROG = "python -m pytest_memray"
 

@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 
 from pytest_memray.gates.baseline import Baseline
-from pytest_memray.gates.compare import Comparison, render_text, verdict
+from pytest_memray.gates.compare import Comparison
 from pytest_memray.gates.documents import RunEntry
+from pytest_memray.gates.render import render_text, verdict
 from pytest_memray.per_test.failures import MEMORY_SECTION, Failure, mark_failed
 from pytest_memray.reporting.collector import ResultCollector
 from pytest_memray.reporting.wire import HANDLE_ATTR, NOT_MEASURED_ATTR, PEAK_ATTR

@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 
 from pytest_memray.gates.allowance import DEFAULT_ALLOWANCE, Allowance
 from pytest_memray.gates.compare import Rules, compare_documents
-from pytest_memray.gates.compare import render_json as comparison_json
 from pytest_memray.gates.documents import REFERENCE_OUTCOMES, Document
 from pytest_memray.gates.history import History
 from pytest_memray.gates.history import render_json as history_json
+from pytest_memray.gates.render import render_json as comparison_json
 
 #: The vendored uPlot's version (``vendor/README.md``).
 UPLOT_VERSION = "1.6.32"
