@@ -24,8 +24,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_memray.gates.checking import Checker, DocumentError, is_int, kind
 from pytest_memray.gates.format import READ_VERSIONS, SCHEMA_VERSION
 from pytest_memray.sizes import format_size
+
+__all__ = [
+    "Document",
+    "DocumentError",
+    "Entry",
+    "Shard",
+    "Shards",
+    "load_document",
+    "parse_document",
+]
 
 PathLike = str | os.PathLike[str]
 
@@ -40,16 +51,6 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "inter
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
 
 READ_VERSIONS_TEXT = " and ".join(str(version) for version in READ_VERSIONS)
-
-
-class DocumentError(ValueError):
-    """A document that cannot be used: ``path`` says which, ``reason`` why (one line)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        reason = " ".join(reason.split("\n"))
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -164,92 +165,6 @@ class Document:
         return sum(1 for entry in self.entries.values() if entry.peak_bytes is not None)
 
 
-# -- checking the layout ----------------------------------------------------------------------
-
-
-class _Checker:
-    """Type checks that raise a DocumentError naming the file and the place."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, where: str, problem: str) -> DocumentError:
-        return DocumentError(self.path, f"{where} {problem}" if where else problem)
-
-    def obj(
-        self,
-        where: str,
-        value: object,
-        required: Sequence[str],
-        optional: Sequence[str] = (),
-    ) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, f"must be an object, got {_kind(value)}")
-        missing = [key for key in required if key not in value]
-        if missing:
-            raise self.fail(where, f"lacks {', '.join(repr(key) for key in missing)}")
-        # Keys the layout does not define are left alone (and kept by merge): readers of a
-        # later minor addition, or of a key another tool adds, still read the rest.
-        return value
-
-    def string(self, where: str, value: object, nullable: bool = False) -> str | None:
-        if value is None and nullable:
-            return None
-        if not isinstance(value, str):
-            raise self.fail(where, f"must be a string{' or null' if nullable else ''}, got "
-                            f"{_kind(value)}")  # fmt: skip
-        return value
-
-    def count(self, where: str, value: object, nullable: bool = False) -> int | None:
-        if value is None and nullable:
-            return None
-        if not _is_int(value) or value < 0:  # type: ignore[operator]
-            raise self.fail(
-                where,
-                f"must be a non-negative integer{' or null' if nullable else ''}, got "
-                f"{_kind(value)}",
-            )
-        assert isinstance(value, int)
-        return value
-
-    def boolean(self, where: str, value: object) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(where, f"must be true or false, got {_kind(value)}")
-        return value
-
-    def array(self, where: str, value: object) -> list[Any]:
-        if not isinstance(value, list):
-            raise self.fail(where, f"must be an array, got {_kind(value)}")
-        return value
-
-    def strings(self, where: str, value: object) -> tuple[str, ...]:
-        items = self.array(where, value)
-        for index, item in enumerate(items):
-            self.string(f"{where}[{index}]", item)
-        return tuple(items)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _kind(value: object) -> str:
-    """A short description of a JSON value, for error messages (never the whole value)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        text = repr(value)
-        return f"the number {text if len(text) <= 30 else text[:27] + '...'}"
-    if isinstance(value, str):
-        text = repr(value)
-        return f"the string {text if len(text) <= 40 else text[:37] + '...'}"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 _TEST_KEYS = (
     "nodeid",
     "outcome",
@@ -262,7 +177,7 @@ _TEST_KEYS = (
 _LOCATION_KEYS = ("function", "file", "line", "bytes", "count")
 
 
-def _entry(check: _Checker, version: int, index: int, item: object) -> Entry:
+def _entry(check: Checker, version: int, index: int, item: object) -> Entry:
     where = f"tests[{index}]"
     required = _TEST_KEYS + (("notes",) if version >= 3 else ())
     data = check.obj(where, item, required, ("capture_file",))
@@ -274,7 +189,7 @@ def _entry(check: _Checker, version: int, index: int, item: object) -> Entry:
     outcome = check.string(f"{where}.outcome", data["outcome"])
     if outcome not in OUTCOMES:
         raise check.fail(f"{where}.outcome", f"must be one of {', '.join(OUTCOMES)}, got "
-                         f"{_kind(outcome)}")  # fmt: skip
+                         f"{kind(outcome)}")  # fmt: skip
     assert outcome is not None
     peak = check.count(f"{where}.peak_bytes", data["peak_bytes"], nullable=True)
     reason = check.string(f"{where}.not_measured", data["not_measured"], nullable=True)
@@ -297,7 +212,7 @@ def _entry(check: _Checker, version: int, index: int, item: object) -> Entry:
     return Entry(nodeid, outcome, peak, reason, data)
 
 
-def _version(check: _Checker, data: dict[str, Any]) -> int:
+def _version(check: Checker, data: dict[str, Any]) -> int:
     if "version" not in data:
         raise check.fail(
             "",
@@ -311,10 +226,10 @@ def _version(check: _Checker, data: dict[str, Any]) -> int:
             f"its version is the string {version!r}, not the number {version.strip()}; this "
             f"pytest-memray reads layout versions {READ_VERSIONS_TEXT}, written as numbers",
         )
-    if not _is_int(version):
+    if not is_int(version):
         raise check.fail(
             "version",
-            f"must be a number, got {_kind(version)}; this pytest-memray reads layout versions "
+            f"must be a number, got {kind(version)}; this pytest-memray reads layout versions "
             f"{READ_VERSIONS_TEXT}",
         )
     if version not in READ_VERSIONS:
@@ -327,7 +242,7 @@ def _version(check: _Checker, data: dict[str, Any]) -> int:
     return version
 
 
-def _shards(check: _Checker, value: object) -> Shards | None:
+def _shards(check: Checker, value: object) -> Shards | None:
     if value is None:
         return None
     data = check.obj("shards", value, ("expected", "merged"))
@@ -353,10 +268,10 @@ def _shards(check: _Checker, value: object) -> Shards | None:
 
 def parse_document(path: str, data: object) -> Document:
     """Check an already decoded document; ``path`` only names it in errors."""
-    check = _Checker(path)
+    check = Checker(path)
     if not isinstance(data, dict):
         raise DocumentError(
-            path, f"not a pytest-memray JSON report (the top level is {_kind(data)}, not an object)"
+            path, f"not a pytest-memray JSON report (the top level is {kind(data)}, not an object)"
         )
     version = _version(check, data)
     optional = ("plugin_version",) + (("run", "shards") if version >= 3 else ())
