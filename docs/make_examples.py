@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_memray.backends.builtin import memray_unavailable_reason
-from pytest_memray.settings import OPTIONS
+from pytest_memray.options import OPTIONS
 
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent

@@ -36,6 +36,7 @@ from pytest_memray.backends.registry import (
 )
 from pytest_memray.files import output_problem, unwritable_reason
 from pytest_memray.gates.baseline import Baseline, baseline_from_options
+from pytest_memray.options import PLUGIN_NAME
 from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.flamegraphs import FlamegraphWriter
 from pytest_memray.per_test.increase_history import IncreaseHistory
@@ -51,7 +52,7 @@ from pytest_memray.reporting.xdist import (
     send_from_worker,
     session_of_worker,
 )
-from pytest_memray.settings import PLUGIN_NAME, Settings
+from pytest_memray.settings import Settings
 
 
 class Activation:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_memray.options import MARKERS, PLUGIN_NAME, add_options
 from pytest_memray.reporting.wire import MEMORY_PROBLEM_ATTR
-from pytest_memray.settings import MARKERS, PLUGIN_NAME, Settings, add_options, read_settings
+from pytest_memray.settings import Settings, read_settings
 
 if TYPE_CHECKING:
     from pytest_memray.activation import Activation

@@ -14,6 +14,7 @@ from .helpers import requires_subprocess
 ALWAYS = {
     "pytest_memray",
     "pytest_memray.gates",
+    "pytest_memray.options",
     "pytest_memray.plugin",
     "pytest_memray.reporting",
     "pytest_memray.reporting.wire",
