@@ -526,3 +526,31 @@ def test_runs_as_a_module(pair: tuple[str, str]) -> None:
     assert usage.returncode == 2
     assert "command" in usage.stderr
     assert usage.stderr.count("\n") == 1
+
+
+#: Runs the command line as ``python -m pytest_memray`` would, then names what it loaded.
+_LOADED = """
+import json, runpy, sys
+sys.argv = ["pytest_memray", *sys.argv[1:]]
+try:
+    runpy.run_module("pytest_memray", run_name="__main__")
+except SystemExit:
+    pass
+heavy = ("_pytest", "pytest", "pluggy", "memray", "pytest_memray.backends")
+print(json.dumps(sorted(
+    name for name in sys.modules if any(name == h or name.startswith(h + ".") for h in heavy)
+)))
+"""
+
+
+@requires_subprocess
+def test_compare_loads_neither_pytest_nor_memray_nor_a_backend(tmp_path: Path) -> None:
+    base = write(tmp_path / "base.json", document({"t::a": 1024}))
+    head = write(tmp_path / "head.json", document({"t::a": 1024}))
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED, "compare", base, head],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout.splitlines()[-1]) == []
