@@ -264,6 +264,12 @@ def _warn_about_options(config: pytest.Config, settings: Settings, choice: Backe
             f"--native: the {backend.name} backend cannot record native frames; "
             "stacks show Python frames only",
         )
+    if config.pluginmanager.is_blocked(PLUGIN_NAME):
+        _config_warning(
+            config,
+            f"-p no:{PLUGIN_NAME}: the per-test tracking is off, so no test is measured and no "
+            "memory limit is checked; the report and the outputs list no test",
+        )
     if settings.flamegraph_dir is not None and not caps.flamegraphs:
         _config_warning(
             config,

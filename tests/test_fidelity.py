@@ -354,6 +354,12 @@ def test_blocking_memray_manager_turns_tracking_off(runner: Runner) -> None:
     result = runner.run_source(DEEP, "-p", "no:memray_manager", "--strict-markers")
     # Markers stay registered (no unknown-mark error); nothing is measured, as published.
     result.assert_outcomes(passed=1)
+    # Asked for the report all the same, the plugin says why it lists no test.
+    result = runner.run("-p", "no:memray_manager", "--memray")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*-p no:memray_manager: the per-test tracking is off, so no test is measured*"]
+    )
 
 
 def test_blocking_the_entry_point_named_memray(pytester: pytest.Pytester) -> None:
