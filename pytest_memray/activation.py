@@ -30,7 +30,7 @@ from pytest_memray.backends.interface import BackendContext
 from pytest_memray.backends.registry import (
     BackendChoice,
     BackendUnavailable,
-    backend_names,
+    check_backend_name,
     choose_backend,
     registered_backends,
 )
@@ -78,14 +78,10 @@ class Activation:
 
 def _choose(settings: Settings, context: BackendContext) -> BackendChoice:
     entries = registered_backends()
-    names = backend_names(entries)
-    if settings.backend not in names:
-        described = "; ".join(f"{entry.name}: {entry.summary}" for entry in entries.values())
-        raise pytest.UsageError(
-            f"--memray-backend / memray_backend: {settings.backend!r} is not one of "
-            f"{', '.join(names)} (auto: the first of the others that can run here; "
-            f"{described})"
-        )
+    try:
+        check_backend_name(settings.backend, entries)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--memray-backend / memray_backend: {exc}") from None
     try:
         return choose_backend(settings.backend, entries, context)
     except BackendUnavailable as exc:

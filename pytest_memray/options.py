@@ -20,6 +20,9 @@ import pytest
 from pytest_memray.gates import DEFAULT_MAX_INCREASE, DEFAULT_MIN_COMPARED, DEFAULT_NOISE_FLOOR
 
 DEFAULT_MOST_ALLOCATIONS = 5
+#: The backends this distribution registers (backends/builtin.py; a test keeps the two in
+#: step): a name among them, or auto, is known without reading the entry points.
+BUILTIN_BACKENDS = ("auto", "memray", "tracemalloc")
 #: Where --memray-flamegraphs writes its pages when it is given no folder.
 DEFAULT_FLAMEGRAPHS = "memray-flamegraphs"
 DEFAULT_STACKS = 1

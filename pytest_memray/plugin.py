@@ -63,16 +63,25 @@ class _MarkerWatcher:
         self._config = config
         self._settings = settings
         self._done = False
+        #: Why the parts could not be activated (a backend that cannot run here, say): every
+        #: marked test fails with it, none passes unchecked.
+        self._problem: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if self._done:
+        if self._done and self._problem is None:
             return
         keywords = item.keywords
         if not any(name in keywords for name in MARKERS):
             return
+        if self._problem is not None:
+            pytest.fail(self._problem, pytrace=False)
         self._done = True
-        active = _activate(self._config, self._settings)
+        try:
+            active = _activate(self._config, self._settings)
+        except pytest.UsageError as exc:
+            self._problem = f"pytest-memray could not measure this test's memory: {exc}"
+            pytest.fail(self._problem, pytrace=False)
         # The parts missed this hook call, which began before they were registered.
         assert active.tracking is not None
         active.tracking.pytest_runtest_setup(item)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from pytest_memray.options import (
+    BUILTIN_BACKENDS,
     DEFAULT_FLAMEGRAPHS,
     DEFAULT_MOST_ALLOCATIONS,
     DEFAULT_STACKS,
@@ -126,7 +127,7 @@ def _read(config: pytest.Config, option: Option) -> Any:
 def read_settings(config: pytest.Config) -> Settings:
     """Read and check every option; a bad value raises ``pytest.UsageError`` naming it."""
     raw = {option.flag or option.ini: _read(config, option) for option in OPTIONS}
-    backend = raw["--memray-backend"] or "auto"
+    backend = _backend_name(raw["--memray-backend"] or "auto")
     most = raw["--most-allocations"]
     stacks = raw["--stacks"]
     bin_path = raw["--memray-bin-path"]
@@ -163,6 +164,20 @@ def read_settings(config: pytest.Config) -> Settings:
         min_compared=raw["--memray-min-compared"],
         fail_gone=raw["--memray-fail-gone"],
     )
+
+
+def _backend_name(name: str) -> str:
+    """``name`` when it names a backend; the registry is read only for a name that is not one
+    of this distribution's, so that a session that needs no backend loads none."""
+    if name in BUILTIN_BACKENDS:
+        return name
+    from pytest_memray.backends.registry import check_backend_name
+
+    try:
+        check_backend_name(name)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--memray-backend / memray_backend: {exc}") from None
+    return name
 
 
 def _flamegraphs(raw: str | None) -> dict[str, Any]:

@@ -176,3 +176,37 @@ def test_bin_path_is_created(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--memray", f"--memray-bin-path={target}")
     assert result.ret == 0
     assert len(list(target.iterdir())) == 1
+
+
+def test_an_unknown_backend_is_a_usage_error_in_any_session(pytester: pytest.Pytester) -> None:
+    """Even a session that measures nothing refuses a misspelt backend, naming it."""
+    pytester.makepyfile(GOOD_NEIGHBOUR)
+    result = pytester.runpytest("--memray-backend=tracemaloc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*memray_backend: 'tracemaloc' is not one of auto, memray,*"])
+
+
+def test_parts_that_cannot_start_fail_every_marked_test(pytester: pytest.Pytester) -> None:
+    """Without --memray the parts start at the first marked test; when they cannot, every
+    marked test fails with the reason, none passes unchecked, unmarked tests run."""
+    pytester.makefile(".txt", blocker="x")
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.limit_memory("1 MB")
+def test_first():
+    pass
+
+def test_unmarked():
+    pass
+
+@pytest.mark.limit_leaks("1 MB")
+def test_second():
+    pass
+"""
+    )
+    result = pytester.runpytest("--memray-bin-path=blocker.txt/captures", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=2)
+    assert result.stdout.str().count("pytest-memray could not measure this test's memory") >= 2
+    _assert_no_internal_error(result)

@@ -27,6 +27,7 @@ __all__ = [
     "BackendEntry",
     "BackendUnavailable",
     "backend_names",
+    "check_backend_name",
     "choose_backend",
     "registered_backends",
 ]
@@ -92,6 +93,19 @@ def registered_backends() -> dict[str, BackendEntry]:
 def backend_names(entries: Mapping[str, BackendEntry]) -> tuple[str, ...]:
     """The values ``--memray-backend`` accepts: ``auto`` and every registered name."""
     return (AUTO, *entries)
+
+
+def check_backend_name(name: str, entries: Mapping[str, BackendEntry] | None = None) -> None:
+    """Raise ValueError, listing every registered backend with its summary, when ``name`` is
+    neither ``auto`` nor one of ``entries`` (every registered backend by default)."""
+    entries = registered_backends() if entries is None else entries
+    names = backend_names(entries)
+    if name not in names:
+        described = "; ".join(f"{entry.name}: {entry.summary}" for entry in entries.values())
+        raise ValueError(
+            f"{name!r} is not one of {', '.join(names)} (auto: the first of the others that "
+            f"can run here; {described})"
+        )
 
 
 def choose_backend(

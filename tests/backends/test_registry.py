@@ -145,3 +145,10 @@ def test_auto_takes_the_highest_ranked_backend_that_runs() -> None:
     assert choice.fallback_reason == "high cannot run; middle cannot run"
     with pytest.raises(BackendUnavailable, match="no memray backend can run here"):
         choose_backend("auto", {"high": entries["high"]}, CONTEXT)
+
+
+def test_the_built_in_names_known_without_the_registry_are_the_registered_ones() -> None:
+    from pytest_memray.backends.builtin import BUILTIN_ENTRIES
+    from pytest_memray.options import BUILTIN_BACKENDS
+
+    assert ("auto", *(entry.name for entry in BUILTIN_ENTRIES)) == BUILTIN_BACKENDS
