@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from pytest_memray.backends.builtin import memray_unavailable_reason
-from pytest_memray.backends.interface import Backend, Outcome, TrackingRequest
+from pytest_memray.backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
 
 MEMRAY_MISSING = memray_unavailable_reason()
 
@@ -95,13 +95,23 @@ def assert_current_thread_only(result: pytest.RunResult, backend: str) -> None:
         result.stdout.fnmatch_lines(["*current_thread_only=True: the tracemalloc backend*"])
 
 
+def open_window(tracking: ActiveTracking) -> None:
+    """Open ``tracking`` as the plugin's wrapper does, making its last step here."""
+    step = tracking.open()
+    if step is not None:
+        try:
+            step.run()
+        except Exception as exc:
+            step.failed(exc)
+
+
 @contextmanager
 def tracked(backend: Backend, request: TrackingRequest) -> Iterator[list[Outcome]]:
     """Track the block with ``backend`` directly, as the plugin tracks a test's own code;
     the list it gives holds the outcome once the block is over."""
     box: list[Outcome] = []
     tracking = backend.start(request)
-    tracking.open()
+    open_window(tracking)
     try:
         yield box
     finally:

@@ -156,6 +156,21 @@ class NotMeasured:
 Outcome = Measurement | NotMeasured
 
 
+class LastStep(NamedTuple):
+    """The last step of opening a tracking, left to the code that calls the test.
+
+    The caller makes it in the very frame that then calls the test code. ``run`` is not a
+    Python function (a method of a library written in C or Cython), so no Python frame
+    returns between it and the test: memray takes the Python stack it starts on as the base
+    of every stack it records, and on Python 3.12 and later a frame that returns before the
+    test runs leaves those stacks unreadable to its flamegraph. When ``run`` raises, the
+    caller hands the exception to ``failed`` and runs the test unmeasured.
+    """
+
+    run: Callable[[], object]
+    failed: Callable[[Exception], None]
+
+
 class ActiveTracking(abc.ABC):
     """Tracking of one test call in progress.
 
@@ -168,8 +183,10 @@ class ActiveTracking(abc.ABC):
         #: Identifies this tracking's outcome in what :meth:`Backend.take_results` returns.
         self.handle = handle
 
-    def open(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
-        """The test code starts now: begin counting (called last before the test)."""
+    def open(self) -> LastStep | None:
+        """The test code starts now: begin counting (called last before the test), or say
+        the one call that begins it, for the caller to make (see :class:`LastStep`)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """The test code has finished: stop counting and detach anything that watches the

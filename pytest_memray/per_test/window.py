@@ -25,7 +25,13 @@ from typing import Any
 
 import pytest
 
-from pytest_memray.backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
+from pytest_memray.backends.interface import (
+    ActiveTracking,
+    Backend,
+    LastStep,
+    Outcome,
+    TrackingRequest,
+)
 from pytest_memray.per_test.failures import Failure
 from pytest_memray.per_test.leaked_objects import ObjectCensus
 from pytest_memray.per_test.limits import Limit
@@ -37,16 +43,25 @@ except ImportError:  # pragma: no cover - pytest moved it; such items are measur
 
 
 def wrap_call(
-    func: Callable[..., Any], enter: Callable[[], None], leave: Callable[[bool], None]
+    func: Callable[..., Any], enter: Callable[[], LastStep | None], leave: Callable[[bool], None]
 ) -> Callable[..., Any]:
-    """``func`` with ``enter()`` right before each call and ``leave(returned)`` right after."""
+    """``func`` with ``enter()`` right before each call and ``leave(returned)`` right after.
+
+    The last step of opening that ``enter`` may return is made right here, in the frame that
+    calls ``func`` (see :class:`~pytest_memray.backends.interface.LastStep`).
+    """
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def wrapped_coroutine(*args: Any, **kwargs: Any) -> Any:
             # The coroutine object is made before the window opens.
             awaitable = func(*args, **kwargs)
-            enter()
+            step = enter()
+            if step is not None:
+                try:
+                    step.run()
+                except Exception as exc:
+                    step.failed(exc)
             returned = False
             try:
                 result = await awaitable
@@ -60,7 +75,12 @@ def wrap_call(
     @functools.wraps(func)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         call, arguments = _positional_call(func, args, kwargs)
-        enter()
+        step = enter()
+        if step is not None:
+            try:
+                step.run()
+            except Exception as exc:
+                step.failed(exc)
         returned = False
         try:
             result = call(*arguments)
@@ -230,7 +250,7 @@ class InstrumentedCall:
         self._census: ObjectCensus | None = None
         self._tracking: ActiveTracking | None = None
 
-    def enter(self) -> None:
+    def enter(self) -> LastStep | None:
         state = self._state
         if self._request is not None:
             try:
@@ -247,7 +267,8 @@ class InstrumentedCall:
             self._census = ObjectCensus()
         state.ran = True
         if self._tracking is not None:
-            self._tracking.open()
+            return self._tracking.open()
+        return None
 
     def leave(self, returned: bool) -> None:
         census, tracking, state = self._census, self._tracking, self._state

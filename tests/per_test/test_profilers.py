@@ -94,6 +94,10 @@ def test_08_after_one_left_running():
 
 @pytest.fixture
 def cprofiled():
+    # Under xdist, test_07 may have run in this worker and test_08 in the other: its profiler
+    # is still on here, and since 3.12 only one cProfile can run at a time (sys.monitoring).
+    for left in LEFT_RUNNING:
+        left.disable()
     profiler = cProfile.Profile()
     profiler.enable()
     yield

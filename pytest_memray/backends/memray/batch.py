@@ -19,6 +19,7 @@ import memray
 
 from pytest_memray.backends.interface import (
     ActiveTracking,
+    LastStep,
     NotMeasured,
     Outcome,
     TrackingRequest,
@@ -178,7 +179,7 @@ class BatchedTracking(ActiveTracking):
         #: A Tracker of its own, where the opening mark could not be placed.
         self._instead: TrackerPerCall | None = None
 
-    def open(self) -> None:
+    def open(self) -> LastStep | None:
         rearm_profile_hook()
         try:
             place_mark(self._opening)
@@ -187,9 +188,9 @@ class BatchedTracking(ActiveTracking):
             self._batch.broken = True
             self._batch.calls -= 1  # this call has no window in the batch
             self._instead = self._tracker_instead(self._request, self.handle)
-            self._instead.open()
-            return
+            return self._instead.open()
         self._anchor = bytes(ANCHOR)  # last: the window starts after it
+        return None
 
     def close(self) -> None:
         if self._instead is not None:

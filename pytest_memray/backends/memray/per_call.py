@@ -19,6 +19,7 @@ from pytest_memray.backends.interface import (
     ActiveTracking,
     AllocationSite,
     Backend,
+    LastStep,
     Measurement,
     NotMeasured,
     Outcome,
@@ -64,21 +65,24 @@ class TrackerPerCall(ActiveTracking):
         #: Another profiler held the profile hook when the test started.
         self._foreign = False
 
-    def open(self) -> None:
+    def open(self) -> LastStep | None:
         try:
             self._foreign = foreign_profiler() is not None
             if self._foreign:
                 enter_tracker(self._tracker)
-            else:
-                # Entered right here, not through a helper: memray takes the Python stack it
-                # starts on as the base of every stack it records, and a frame that returns
-                # before the test runs leaves the stacks of its capture file unreadable in
-                # full (memray's flamegraph then draws nothing but its root).
-                self._tracker.__enter__()
+                self._open = True
+                return None
         except Exception as exc:
             self._failed = f"memray could not start tracking ({exc})"
-        else:
-            self._open = True
+            return None
+        # Entered by the caller, in the frame that calls the test (see LastStep): memray takes
+        # the Python stack it starts on as the base of every stack it records.
+        self._open = True
+        return LastStep(self._tracker.__enter__, self._not_started)
+
+    def _not_started(self, exc: Exception) -> None:
+        self._open = False
+        self._failed = f"memray could not start tracking ({exc})"
 
     def close(self) -> None:
         if not self._open:

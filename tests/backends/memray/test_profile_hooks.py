@@ -23,7 +23,7 @@ from pytest_memray.backends.interface import (
     TrackingRequest,
 )
 
-from ...helpers import requires_memray
+from ...helpers import open_window, requires_memray
 
 pytestmark = requires_memray
 
@@ -43,7 +43,7 @@ def _run(
     try:
         for call in calls:
             tracking = backend.start(TrackingRequest(stack_depth=1, needed_at_once=not batched))
-            tracking.open()
+            open_window(tracking)
             try:
                 call()
             finally:

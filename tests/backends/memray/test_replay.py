@@ -19,7 +19,7 @@ import pytest
 
 from pytest_memray.backends.interface import BackendContext, Measurement, TrackingRequest
 
-from ...helpers import report_blocks, requires_memray, tracked
+from ...helpers import open_window, report_blocks, requires_memray, tracked
 
 pytestmark = requires_memray
 
@@ -302,7 +302,7 @@ def test_calls_asking_for_different_stack_depths_do_not_share_a_batch(
         keys = {}
         for depth in (1, 6):
             tracking = backend.start(TrackingRequest(stack_depth=depth, needed_at_once=False))
-            tracking.open()
+            open_window(tracking)
             _nested(4)
             tracking.close()
             tracking.stop()
