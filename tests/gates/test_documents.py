@@ -171,12 +171,15 @@ def test_invalid_utf8_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
-    import os
-
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
     path = Path(write(tmp_path / "secret.json", document({"t::a": 1})))
     path.chmod(0)
+    # Asked of the file itself: os.geteuid is missing on WebAssembly (Pyodide).
+    try:
+        path.read_bytes()
+    except PermissionError:
+        pass
+    else:
+        pytest.skip("this user reads every file (root)")
     with pytest.raises(DocumentError, match="cannot be read: Permission denied"):
         load_document(path)
 
