@@ -4,7 +4,7 @@ Every field the schema (``json_schema.json``) describes is checked for its type,
 versions 2 and 3 alike (keys it does not describe are left alone); whatever is wrong raises
 one ``DocumentError`` naming the file and the place (``tests[3].top_locations[0].line``), in
 one line: a bad document is never read in part, never a traceback. A file larger than
-:data:`MAX_DOCUMENT_BYTES`, nested deeper than Python's JSON reader goes, or not UTF-8 is
+:data:`MAX_DOCUMENT_BYTES`, nested deeper than :data:`MAX_DOCUMENT_DEPTH`, or not UTF-8 is
 refused the same way.
 
 A test whose figures are missing keeps the reason it gives (or a plain one when it gives none);
@@ -22,6 +22,7 @@ import os
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from pytest_memray.gates.checking import Checker, DocumentError, is_int, kind
@@ -49,6 +50,20 @@ OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "inter
 #: The largest document read: far above any real suite's (a test's entry is about 1 KiB, so
 #: this is some 250,000 tests), far below what would exhaust a CI machine's memory.
 MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+#: The deepest nesting of arrays and objects read: a report nests some 5 levels. Deeper
+#: documents are refused before ``json.loads``, whose C decoder recurses once per level: on
+#: WebAssembly (Pyodide) a few thousand levels exhaust the engine's stack and kill the whole
+#: interpreter before Python can raise ``RecursionError``. One limit on every platform, so a
+#: file is read or refused alike everywhere.
+MAX_DOCUMENT_DEPTH = 100
+
+#: The bytes :func:`nesting_depth` drops: all but brackets and quotes.
+_NOT_NESTING = bytes(byte for byte in range(256) if byte not in b'[]{}"')
+#: How each byte changes the depth.
+_NESTING_STEP = tuple(
+    {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(b, 0) for b in range(256)
+)
 
 READ_VERSIONS_TEXT = " and ".join(str(version) for version in READ_VERSIONS)
 
@@ -340,16 +355,43 @@ def _read_text(name: str) -> str:
         raise DocumentError(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
+def nesting_depth(text: str) -> int:
+    """How deeply the arrays and objects of the JSON ``text`` nest, found without recursing.
+
+    Brackets inside strings do not count. For text that is not JSON the figure is only an
+    estimate (``json.loads`` says what is wrong with it). A few C passes over the bytes: far
+    cheaper than ``json.loads``, which reads the text anyway.
+    """
+    data = text.encode("utf-8", "surrogatepass")  # UTF-8 puts no ASCII byte inside a letter
+    if b"\\" in data:
+        # Escaped backslashes, then escaped quotes: neither opens nor closes a string.
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Only brackets and quotes are left. Two adjacent quotes close one string and open the
+    # next, or open and close a string without brackets: dropping them leaves each bracket
+    # inside or outside a string as it was, and most of the quotes are gone.
+    data = data.translate(None, _NOT_NESTING).replace(b'""', b"")
+    if b'"' in data:
+        data = b"".join(data.split(b'"')[::2])  # the even parts lie outside strings
+    return max(accumulate(map(_NESTING_STEP.__getitem__, data), initial=0))
+
+
 def decode(name: str, text: str) -> object:
     """``text`` as JSON; a DocumentError naming ``name`` for anything that is not."""
     try:
-        return json.loads(text)
-    except RecursionError:
-        raise DocumentError(name, "not a pytest-memray JSON report (nested too deeply)") from None
+        # Measured first: json.loads recurses in C once per level (see MAX_DOCUMENT_DEPTH).
+        if nesting_depth(text) <= MAX_DOCUMENT_DEPTH:
+            return json.loads(text)
+    except RecursionError:  # not reached after the scan; kept as a safety net
+        pass
     except MemoryError:
         raise DocumentError(name, "too large to read into memory here") from None
     except ValueError as exc:  # JSONDecodeError, and ints longer than Python reads
         raise DocumentError(name, f"not valid JSON: {exc}") from None
+    raise DocumentError(
+        name,
+        f"not a pytest-memray JSON report (nested too deeply: more than {MAX_DOCUMENT_DEPTH} "
+        "levels of arrays and objects)",
+    )
 
 
 def load_document(path: PathLike) -> Document:

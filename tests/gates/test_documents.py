@@ -4,6 +4,7 @@ wrong, never 1 (which means "a test grew") and never a traceback."""
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -170,12 +171,15 @@ def test_invalid_utf8_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
-    import os
-
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
     path = Path(write(tmp_path / "secret.json", document({"t::a": 1})))
     path.chmod(0)
+    # Asked of the file itself: os.geteuid is missing on WebAssembly (Pyodide).
+    try:
+        path.read_bytes()
+    except PermissionError:
+        pass
+    else:
+        pytest.skip("this user reads every file (root)")
     with pytest.raises(DocumentError, match="cannot be read: Permission denied"):
         load_document(path)
 
@@ -211,3 +215,49 @@ def test_keys_the_layout_does_not_define_are_left_alone(
     assert load_document(path).entries["t::a"].raw["flamegraph"] == "flame/a.html"
     assert main(["merge", path]) == 0
     assert '"flamegraph": "flame/a.html"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ("", 0),
+        ("3", 0),
+        ("[]", 1),
+        ('{"a": [1, {"b": []}], "c": {}}', 4),
+        ('["[[[", "{{", "]"]', 1),
+        ('["\\"[[", "\\\\", ["\\\\\\"]"]]', 2),
+        ('{"\\u005b": ["é [", ["ü"]]}', 3),
+        ('"[[[', 0),
+        ("]]]", 0),
+    ],
+)
+def test_nesting_depth_counts_brackets_outside_strings(text: str, depth: int) -> None:
+    assert documents.nesting_depth(text) == depth
+
+
+def _nested(depth: int) -> str:
+    """A version 3 document whose key the layout does not define nests ``depth`` levels."""
+    inner = "[" * (depth - 1) + '"[{"' + "]" * (depth - 1)
+    return json.dumps(document({"t::a": 1})).replace("{", '{"x": ' + inner + ", ", 1)
+
+
+def test_a_document_nested_too_deeply_is_refused_before_json_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # json.loads recurses in C once per level: on WebAssembly a few thousand levels crash the
+    # interpreter itself, so such a document must never reach it.
+    limit = documents.MAX_DOCUMENT_DEPTH
+    at_limit = tmp_path / "at-limit.json"
+    at_limit.write_text(_nested(limit), encoding="utf-8")
+    assert load_document(at_limit).measured == 1
+    deeper = tmp_path / "deeper.json"
+    deeper.write_text(_nested(limit + 1), encoding="utf-8")
+
+    def no_json(text: str) -> object:
+        raise AssertionError("json.loads was called")
+
+    monkeypatch.setattr(json, "loads", no_json)
+    message = f"nested too deeply: more than {limit} levels of arrays and objects"
+    with pytest.raises(DocumentError, match=message) as info:
+        load_document(deeper)
+    assert info.value.path == str(deeper)
