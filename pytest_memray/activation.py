@@ -36,7 +36,7 @@ from pytest_memray.backends.registry import (
 )
 from pytest_memray.files import output_problem, unwritable_reason
 from pytest_memray.gates.baseline import Baseline, baseline_from_options
-from pytest_memray.options import PLUGIN_NAME
+from pytest_memray.options import PLUGIN_NAME, quoted
 from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.flamegraphs import FlamegraphWriter
 from pytest_memray.per_test.increase_history import IncreaseHistory
@@ -91,17 +91,17 @@ def _choose(settings: Settings, context: BackendContext) -> BackendChoice:
 def _check_folders(settings: Settings) -> None:
     """Make the capture and flamegraph folders, and check that every output can be written."""
     if settings.bin_path is not None:
-        shown = str(settings.bin_path)
+        shown = quoted(settings.bin_path)
         if settings.bin_path.exists() and not settings.bin_path.is_dir():
-            raise pytest.UsageError(f"--memray-bin-path {shown!r} is a file, not a directory")
+            raise pytest.UsageError(f"--memray-bin-path {shown} is a file, not a directory")
         reason = unwritable_reason(settings.bin_path)
         if reason is not None:
-            raise pytest.UsageError(f"--memray-bin-path {shown!r} is not writable: {reason}")
+            raise pytest.UsageError(f"--memray-bin-path {shown} is not writable: {reason}")
     if settings.flamegraph_dir is not None:
         reason = unwritable_reason(settings.flamegraph_dir / "captures")
         if reason is not None:
-            shown = str(settings.flamegraph_dir)
-            raise pytest.UsageError(f"--memray-flamegraphs {shown!r} is not writable: {reason}")
+            shown = quoted(settings.flamegraph_dir)
+            raise pytest.UsageError(f"--memray-flamegraphs {shown} is not writable: {reason}")
     for option, path in (
         ("--memray-json", settings.json_path),
         ("--memray-benchmark-json", settings.benchmark_json_path),
@@ -110,7 +110,7 @@ def _check_folders(settings: Settings) -> None:
         if path is not None:
             reason = output_problem(path)
             if reason is not None:
-                raise pytest.UsageError(f"{option} {str(path)!r} cannot be written: {reason}")
+                raise pytest.UsageError(f"{option} {quoted(path)} cannot be written: {reason}")
 
 
 def activate(config: pytest.Config, settings: Settings) -> Activation:

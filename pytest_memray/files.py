@@ -91,7 +91,9 @@ def unwritable_reason(folder: Path) -> str | None:
     """Why no file can be written in ``folder`` (made if missing), or None when one can.
 
     A probe file is made and removed: the only test that holds for every user, root
-    included, and for read-only file systems.
+    included, and for read-only file systems. A file where a folder of the path should be is
+    named (the system's own words differ: "File exists", "Not a directory", "File already
+    exists", and none says which part is wrong).
     """
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +101,21 @@ def unwritable_reason(folder: Path) -> str | None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        in_the_way = _file_in_the_way(folder)
+        if in_the_way is not None:
+            return f"{in_the_way} is a file, not a folder"
         return exc.strerror or str(exc)
+    return None
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest of ``folder`` and its parents that exists, when it is not a folder."""
+    for candidate in (folder, *folder.parents):
+        try:
+            mode = os.stat(candidate).st_mode
+        except OSError:
+            continue  # missing, or under a file (ENOTDIR): look further up
+        return None if stat.S_ISDIR(mode) else candidate
     return None
 
 

@@ -12,6 +12,7 @@ but pytest and constants of :mod:`pytest_memray.gates`.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
@@ -66,6 +67,19 @@ class Option(NamedTuple):
     def dest(self) -> str:
         assert self.flag is not None
         return self.flag.lstrip("-").replace("-", "_")
+
+
+def quoted(value: str | os.PathLike[str]) -> str:
+    r"""A path or an option's value in a message: in single quotes, as the user types it.
+
+    ``repr()`` doubles every backslash, so on Windows it shows ``'C:\\tmp\\out.json'`` for
+    ``C:\tmp\out.json``: a name that is not the user's. ``repr()`` is kept only for a value
+    that holds a quote or an unprintable character, which plain quotes would hide.
+    """
+    text = os.fspath(value)
+    if text.isprintable() and "'" not in text:
+        return f"'{text}'"
+    return repr(text)
 
 
 def whole_number(text: str, minimum: int) -> int:

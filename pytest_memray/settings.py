@@ -28,6 +28,7 @@ from pytest_memray.options import (
     MINIMUM,
     OPTIONS,
     Option,
+    quoted,
     whole_number,
 )
 from pytest_memray.sizes import parse_size
@@ -188,7 +189,9 @@ def _flamegraphs(raw: str | None) -> dict[str, Any]:
     folder = raw[len("all:") :] if raw.startswith("all:") else ("" if raw == "all" else raw)
     path = _absolute(folder or DEFAULT_FLAMEGRAPHS)
     if path.exists() and not path.is_dir():
-        raise pytest.UsageError(f"--memray-flamegraphs {raw!r}: {str(path)!r} is not a folder")
+        raise pytest.UsageError(
+            f"--memray-flamegraphs {quoted(raw)}: {quoted(path)} is not a folder"
+        )
     return {"flamegraph_dir": path, "flamegraphs_for_all": for_all}
 
 
@@ -202,7 +205,7 @@ def _save_name(raw: str | None) -> str | None:
     except StorageError as exc:
         hint = ""
         if os.path.exists(raw):
-            hint = f" ({raw!r} is a path: put the paths to test before --memray-save)"
+            hint = f" ({quoted(raw)} is a path: put the paths to test before --memray-save)"
         raise pytest.UsageError(f"--memray-save={raw}: {exc}{hint}") from None
 
 
@@ -236,7 +239,7 @@ def _output_file(raw: str | None, option: str) -> Path | None:
         return None
     path = _absolute(raw)
     if path.is_dir():
-        raise pytest.UsageError(f"{option} {raw!r} is a directory; give a file name")
+        raise pytest.UsageError(f"{option} {quoted(raw)} is a directory; give a file name")
     return path
 
 
@@ -247,7 +250,7 @@ def _bin_prefix(raw: str | None) -> str | None:
         return None
     if any(part in raw for part in ("/", "\\", "..", "\0")) or raw.strip(" .") == "":
         raise pytest.UsageError(
-            f"--memray-bin-prefix {raw!r}: a prefix is the start of a file name, not a path: "
+            f"--memray-bin-prefix {quoted(raw)}: a prefix is the start of a file name, not a path: "
             "no '/', '\\' or '..'; choose the folder with --memray-bin-path"
         )
     return raw
@@ -288,6 +291,6 @@ def _check_not_the_same(
                 else "both documents would go to one file"
             )
             raise pytest.UsageError(
-                f"{out_option} {str(out)!r} is the file {other_option} names: {harm}; "
+                f"{out_option} {quoted(out)} is the file {other_option} names: {harm}; "
                 "write it to another file"
             )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_memray.options import quoted
+
 from .helpers import Runner
 
 GOOD_NEIGHBOUR = """
@@ -138,12 +140,22 @@ def test_bad_ini_values_are_usage_errors(
     _assert_no_internal_error(result)
 
 
+def test_a_path_in_a_message_reads_as_typed() -> None:
+    r"""repr() shows C:\tmp\out.json as 'C:\\tmp\\out.json', a name the user never typed."""
+    assert quoted(r"C:\tmp\out.json") == r"'C:\tmp\out.json'"
+    assert quoted(Path("out") / "a.json") == f"'{Path('out') / 'a.json'}'"
+    # A quote or a control character would make plain quotes ambiguous: repr() then.
+    assert quoted("it's.json") == repr("it's.json")
+    assert quoted("a\nb.json") == repr("a\nb.json")
+
+
 def test_bin_path_that_is_a_file(pytester: pytest.Pytester) -> None:
     target = pytester.makefile(".txt", occupied="x")
     pytester.makepyfile(GOOD_NEIGHBOUR)
     result = pytester.runpytest("--memray", f"--memray-bin-path={target}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*--memray-bin-path {str(target)!r} is a file, not a directory*"])
+    # The path as typed, in quotes: one backslash per separator on Windows, not repr()'s two.
+    result.stderr.fnmatch_lines([f"*--memray-bin-path '{target}' is a file, not a directory*"])
 
 
 def test_bin_path_that_cannot_be_written(
@@ -166,7 +178,7 @@ def test_bin_path_that_cannot_be_written(
         folder.chmod(0o700)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        [f"*--memray-bin-path {str(folder)!r} is not writable: Permission denied*"]
+        [f"*--memray-bin-path '{folder}' is not writable: Permission denied*"]
     )
 
 

@@ -101,7 +101,7 @@ def test_a_bin_prefix_that_is_a_path_is_a_usage_error(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            f"ERROR: --memray-bin-prefix {prefix!r}: a prefix is the start of a file name, "
+            f"ERROR: --memray-bin-prefix '{prefix}': a prefix is the start of a file name, "
             "not a path*"
         ]
     )

@@ -17,7 +17,8 @@ from ..helpers import Runner, requires_xdist
 MIB = 1024 * 1024
 
 #: Each test holds a bytearray of a size of its own; the profile hook changes in between.
-PROFILED = """
+#: What both test files start with:
+HEADER = """
 import cProfile
 import io
 import pstats
@@ -31,7 +32,12 @@ MIB = 1024 * 1024
 
 def helper(mib):
     return bytearray(mib * MIB)
+"""
 
+#: Tests that profile themselves, one of them leaving its profiler running for the next.
+IN_TESTS = (
+    HEADER
+    + """
 
 def test_00_before():
     data = bytearray(1 * MIB)
@@ -86,18 +92,21 @@ def test_07_cprofile_left_running():
 def test_08_after_one_left_running():
     data = bytearray(9 * MIB)
     del data
-    if LEFT_RUNNING:  # not under xdist when the previous test ran in the other worker
-        LEFT_RUNNING[0].disable()  # still running: the plugin did not take it away
-        LEFT_RUNNING[0].create_stats()
-        assert LEFT_RUNNING[0].stats  # it saw pytest's calls between the two tests
+    LEFT_RUNNING[0].disable()  # still running: the plugin did not take it away
+    LEFT_RUNNING[0].create_stats()
+    assert LEFT_RUNNING[0].stats  # it saw pytest's calls between the two tests
+"""
+)
 
-
+#: Fixtures that profile around tests, run after IN_TESTS (the file's name sorts after). A
+#: file of its own: under xdist (--dist loadfile) it never runs in a worker between test_07
+#: and test_08, where (Python 3.12+) a second cProfile cannot start while the one left
+#: running holds the profiler.
+IN_FIXTURES = (
+    HEADER
+    + """
 @pytest.fixture
 def cprofiled():
-    # Under xdist, test_07 may have run in this worker and test_08 in the other: its profiler
-    # is still on here, and since 3.12 only one cProfile can run at a time (sys.monitoring).
-    for left in LEFT_RUNNING:
-        left.disable()
     profiler = cProfile.Profile()
     profiler.enable()
     yield
@@ -137,6 +146,7 @@ def test_12_fixture_profile_function_with_a_limit(py_profiled):
 def test_13_last():
     data = bytearray(14 * MIB)
 """
+)
 
 #: The MiB each test holds at its peak, by test name.
 EXPECTED = {
@@ -158,7 +168,8 @@ EXPECTED = {
 
 
 def _check(runner: Runner, *args: str) -> None:
-    runner.write(PROFILED)
+    runner.write(IN_TESTS, name="test_subject")
+    runner.write(IN_FIXTURES, name="test_subject_fixtures")
     result = runner.run(
         "--memray", "--memray-json=out.json", "-p", "no:randomly", "-p", "no:cacheprovider", *args
     )
@@ -168,6 +179,7 @@ def _check(runner: Runner, *args: str) -> None:
     assert "Not measured" not in output
     document = json.loads((runner.pytester.path / "out.json").read_text(encoding="utf-8"))
     peaks = {test["nodeid"].split("::")[1]: test["peak_bytes"] for test in document["tests"]}
+    assert len(peaks) == len(document["tests"])
     assert set(peaks) == set(EXPECTED)
     for name, mib in EXPECTED.items():
         # a bytearray's header and at most a pymalloc arena (1 MiB) more, never less
@@ -180,4 +192,5 @@ def test_profilers_in_tests_and_fixtures_cost_no_figure(runner: Runner) -> None:
 
 @requires_xdist
 def test_profilers_in_tests_and_fixtures_cost_no_figure_under_xdist(runner: Runner) -> None:
-    _check(runner, "-n", "2")
+    # Each file in one worker, so that test_08 follows test_07 in its process (see IN_FIXTURES).
+    _check(runner, "-n", "2", "--dist", "loadfile")

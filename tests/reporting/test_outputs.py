@@ -116,7 +116,24 @@ def test_json_path_under_a_file(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest("--memray", "--memray-json=blocker.txt/out.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--memray-json '*blocker.txt/out.json' cannot be written*"])
+    # The absolute path in the system's spelling (backslashes on Windows), and the part that
+    # is in the way (the system's words, "File exists" or "File already exists", name none).
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --memray-json '{pytester.path / 'blocker.txt' / 'out.json'}' cannot be "
+            f"written: *{os.sep}blocker.txt is a file, not a folder"
+        ]
+    )
+
+
+def test_json_path_under_a_file_deeper(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".txt", blocker="x")
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest("--memray", "--memray-json=blocker.txt/sub/out.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"*sub{os.sep}out.json' cannot be written: *{os.sep}blocker.txt is a file, not a folder"]
+    )
 
 
 SUITE_LIMITS = """

@@ -624,6 +624,10 @@ def test_the_sampler_adds_nothing_to_the_peak(monkeypatch: pytest.MonkeyPatch) -
     assert any(_tracking_stats(tracked.tracking).pictures > 1 for tracked in read)
     monkeypatch.setattr(Sampler, "watch", lambda self, tracking: None)
     monkeypatch.setattr(Sampler, "unwatch", lambda self: None)
+    # Warmed up as the real ones were above: on Python 3.13 the first tracked run through the
+    # new unwatch (called before the peak is read) peaks a few bytes higher, once (8 on Linux,
+    # 16 on Windows); the runs after it give the same peak as the runs that were read.
+    _track(_hold_while_sleeping)
     not_read = [_track(_hold_while_sleeping) for _ in range(3)]
     assert all(_tracking_stats(tracked.tracking).samples == 0 for tracked in not_read)
     peaks = {tracked.measurement.peak_bytes for tracked in read + not_read}
