@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_memray.gates import documents
+from pytest_memray.gates import json_file
 from pytest_memray.gates.cli import main
 from pytest_memray.gates.documents import DocumentError, load_document
 
@@ -142,7 +142,7 @@ def test_garbage_exits_2_in_one_line(
 def test_a_huge_file_is_refused_before_it_is_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 1024)
+    monkeypatch.setattr(json_file, "MAX_DOCUMENT_BYTES", 1024)
     big = tmp_path / "big.json"
     big.write_text(" " * 2000 + "{}", encoding="utf-8")
     status = main(["merge", str(big)])
@@ -155,7 +155,7 @@ def test_a_huge_file_is_refused_before_it_is_read(
 def test_an_endless_device_is_read_no_further_than_the_limit(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 1024 * 1024)
+    monkeypatch.setattr(json_file, "MAX_DOCUMENT_BYTES", 1024 * 1024)
     status = main(["compare", "/dev/zero", "/dev/zero"])
     _, err = capsys.readouterr()
     assert status == 2
@@ -232,7 +232,7 @@ def test_keys_the_layout_does_not_define_are_left_alone(
     ],
 )
 def test_nesting_depth_counts_brackets_outside_strings(text: str, depth: int) -> None:
-    assert documents.nesting_depth(text) == depth
+    assert json_file.nesting_depth(text) == depth
 
 
 def _nested(depth: int) -> str:
@@ -246,7 +246,7 @@ def test_a_document_nested_too_deeply_is_refused_before_json_reads_it(
 ) -> None:
     # json.loads recurses in C once per level: on WebAssembly a few thousand levels crash the
     # interpreter itself, so such a document must never reach it.
-    limit = documents.MAX_DOCUMENT_DEPTH
+    limit = json_file.MAX_DOCUMENT_DEPTH
     at_limit = tmp_path / "at-limit.json"
     at_limit.write_text(_nested(limit), encoding="utf-8")
     assert load_document(at_limit).measured == 1
