@@ -3,9 +3,9 @@
 Plain JSON in, verdicts out: reading files safely (:mod:`.json_file`), checking documents
 (:mod:`.documents`, in the layout :mod:`.format` defines), the allowance a peak may grow by
 and the noise floor under which a change is no change (:mod:`.allowance`), matching test ids
-across runs started from
-different folders (:mod:`.matching`), the baseline gate (:mod:`.baseline`), ``compare`` and
-``merge``, and their command line (:mod:`.cli`, ``python -m pytest_memray``).
+across runs started from different folders (:mod:`.matching`), the baseline gate
+(:mod:`.baseline`), ``compare`` and ``merge``, and their command line (:mod:`.cli`,
+``python -m pytest_memray``).
 
 May import: the standard library and :mod:`pytest_memray`'s core modules (``sizes``,
 ``stack``, ``files``). Never pytest, memray, or any other room of the plugin: the gates run
