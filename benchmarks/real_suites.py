@@ -42,10 +42,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-try:
-    from . import peak_rss  # imported as part of the benchmarks package (the tests)
-except ImportError:
-    import peak_rss  # type: ignore[no-redef,import-not-found]  # run as a script
+try:  # imported as part of the benchmarks package (the tests)
+    from . import peak_rss, plugins
+except ImportError:  # run as a script
+    import peak_rss  # type: ignore[no-redef,import-not-found]
+    import plugins  # type: ignore[no-redef,import-not-found]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -145,14 +146,20 @@ CONFIGS: tuple[Config, ...] = (
     Config(
         "bare-tracemalloc",
         "ours",
-        ("-p", "no:memray", "-p", "bench_bare_tracemalloc"),
-        "tracemalloc.start()/stop() around each test call, nothing else",
+        ("-p", "no:memray", "-p", plugins.BARE_TRACEMALLOC),
+        "tracemalloc.start()/stop() around each test call (pytest_runtest_call), nothing else",
     ),
     Config(
         "bare-memray",
         "ours",
-        ("-p", "no:memray", "-p", "bench_bare_memray"),
+        ("-p", "no:memray", "-p", plugins.BARE_MEMRAY_SESSION),
         "one memray Tracker from the end of collection to the end of the session, nothing else",
+    ),
+    Config(
+        "bare-memray-call",
+        "ours",
+        ("-p", "no:memray", "-p", plugins.BARE_MEMRAY_CALL),
+        "a memray Tracker started and stopped around each test call, nothing else",
     ),
     Config(
         "ours-memray",
@@ -184,55 +191,9 @@ BASE_ARGS = (
     "junit_logging=no",
     "-p",
     peak_rss.PLUGIN_NAME,
+    "-p",
+    plugins.PROBE_NAME,
 )
-
-BARE_TRACEMALLOC_PLUGIN = '''\
-"""Starts tracemalloc before each test call and stops it after; measures nothing else."""
-
-import tracemalloc
-
-import pytest
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    tracemalloc.start()
-    yield
-    tracemalloc.stop()
-'''
-
-BARE_MEMRAY_PLUGIN = '''\
-"""One memray Tracker from the end of collection to the end of the session; nothing else.
-
-What memray's own tracking costs the tests (and pytest's work between them), without a
-Tracker started and stopped around each test.
-"""
-
-import os
-import tempfile
-
-import memray
-import pytest
-
-_SESSION = {}
-
-
-def pytest_collection_finish(session):
-    folder = tempfile.mkdtemp(prefix="bench-bare-memray-")
-    path = os.path.join(folder, "session.bin")
-    tracker = memray.Tracker(path, file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
-    tracker.__enter__()
-    _SESSION.update(tracker=tracker, folder=folder, path=path)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session):
-    tracker = _SESSION.pop("tracker", None)
-    if tracker is not None:
-        tracker.__exit__(None, None, None)
-        os.unlink(_SESSION["path"])
-        os.rmdir(_SESSION["folder"])
-'''
 
 
 @dataclass(frozen=True)
@@ -368,6 +329,10 @@ class Sample:
     timed_out: bool
     outcomes: dict[str, str] | None
     log: str
+    #: How many tests the configuration measured, out of how many calls ran ("n/a" unknown).
+    measured: str = "n/a"
+    #: The 1-minute load average as the run ended.
+    load: float = float("nan")
 
 
 @dataclass
@@ -380,6 +345,7 @@ class Summary:
     returncodes: list[int]
     timed_out: int = 0
     tests: int | None = None
+    measured: str = "n/a"
 
     @property
     def wall(self) -> float:
@@ -409,6 +375,7 @@ def summarise(samples: Iterable[Sample]) -> dict[tuple[str, str], Summary]:
         summary.max_rss.append(sample.max_rss)
         if sample.outcomes is not None:
             summary.tests = len(sample.outcomes)
+        summary.measured = sample.measured
     return summaries
 
 
@@ -435,38 +402,65 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 TABLE_HEADERS = (
     "configuration",
+    "tests measured",
     "wall (median)",
     "wall range",
-    "x plain",
-    "x bare tracemalloc",
-    "x published",
     "CPU (median)",
+    "x plain, wall / CPU",
+    "x its floor, wall / CPU",
+    "x published, wall / CPU",
     "peak RSS MiB",
     "RSS x plain",
-    "tests",
     "exit codes",
     "outcome diffs",
 )
 
+#: What each configuration is compared with besides plain and published: the floors, what
+#: the tracing library costs by itself under the same pytest run.
+FLOORS: dict[str, tuple[str, ...]] = {
+    "ours-tracemalloc": ("bare-tracemalloc",),
+    "ours-memray": ("bare-memray", "bare-memray-call"),
+    "ours-memray-cached": ("bare-memray", "bare-memray-call"),
+    "published": ("bare-memray-call",),
+}
+
+
+def paired_ratio(
+    samples: Sequence[Sample], target: str, config: str, reference: str, figure: str
+) -> float | None:
+    """The median, over the repeats both ran in, of ``figure`` (``"wall"`` or ``"cpu"``) of
+    ``config`` over that of ``reference`` in the same repeat (the runs alternated in it)."""
+
+    def runs(name: str) -> dict[int, float]:
+        return {
+            s.repeat: float(getattr(s, figure))
+            for s in samples
+            if s.target == target and s.config == name and not s.timed_out
+        }
+
+    mine, theirs = runs(config), runs(reference)
+    values = [mine[r] / theirs[r] for r in sorted(set(mine) & set(theirs)) if theirs[r] > 0]
+    return statistics.median(values) if values else None
+
+
+def pair_text(samples: Sequence[Sample], target: str, config: str, reference: str) -> str:
+    wall = paired_ratio(samples, target, config, reference, "wall")
+    cpu = paired_ratio(samples, target, config, reference, "cpu")
+    if wall is None or cpu is None:
+        return "n/a"
+    return f"{wall:.2f}x / {cpu:.2f}x"
+
 
 def table_rows(
     target: str,
-    summaries: Mapping[tuple[str, str], Summary],
+    samples: Sequence[Sample],
     diff_counts: Mapping[str, int],
     configs: Sequence[str],
 ) -> list[tuple[str, ...]]:
-    """One row per configuration of ``target``, with ratios against the reference rows."""
-
-    def median_wall(config: str) -> float | None:
-        summary = summaries.get((target, config))
-        return summary.wall if summary and summary.walls else None
-
-    def median_rss(config: str) -> float | None:
-        summary = summaries.get((target, config))
-        return summary.rss if summary and summary.max_rss else None
-
-    plain, bare, published = (median_wall(c) for c in ("plain", "bare-tracemalloc", "published"))
-    plain_rss = median_rss("plain")
+    """One row per configuration of ``target``: medians, and ratios of the runs of each
+    repeat against plain, against the configuration's floors and against published."""
+    summaries = summarise(s for s in samples if s.target == target)
+    plain_rss = summaries.get((target, "plain"))
     rows: list[tuple[str, ...]] = []
     for config in configs:
         summary = summaries.get((target, config))
@@ -476,22 +470,32 @@ def table_rows(
         if summary.timed_out:
             codes += f" ({summary.timed_out} timed out)"
         if not summary.walls:
-            rows.append((config, "timed out", "", "", "", "", "", "", "", "", codes, ""))
+            rows.append(
+                (config, summary.measured, "timed out", "", "", "", "", "", "", "", codes, "")
+            )
             continue
-        wall = summary.wall
-        rss = summary.rss
+        floors = [
+            f"{pair_text(samples, target, config, floor)} ({floor})"
+            for floor in FLOORS.get(config, ())
+            if (target, floor) in summaries
+        ]
         rows.append(
             (
                 config,
-                f"{wall:.2f} s",
+                summary.measured,
+                f"{summary.wall:.2f} s",
                 f"{min(summary.walls):.2f}–{max(summary.walls):.2f}",
-                ratio(wall, plain),
-                ratio(wall, bare),
-                ratio(wall, published),
                 f"{summary.cpu:.2f} s",
-                mib(rss),
-                ratio(rss, plain_rss),
-                "n/a" if summary.tests is None else str(summary.tests),
+                "1.00x" if config == "plain" else pair_text(samples, target, config, "plain"),
+                "; ".join(floors) or "–",
+                "1.00x"
+                if config == "published"
+                else pair_text(samples, target, config, "published"),
+                mib(summary.rss),
+                ratio(
+                    summary.rss,
+                    plain_rss.rss if plain_rss is not None and plain_rss.max_rss else None,
+                ),
                 codes,
                 "—" if config == "plain" else str(diff_counts.get(config, 0)),
             )
@@ -729,9 +733,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def write_plugin() -> None:
-    PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
-    _write_if_changed(PLUGIN_DIR / "bench_bare_tracemalloc.py", BARE_TRACEMALLOC_PLUGIN)
-    _write_if_changed(PLUGIN_DIR / "bench_bare_memray.py", BARE_MEMRAY_PLUGIN)
+    plugins.write_plugins(PLUGIN_DIR)
     peak_rss.write_plugin(PLUGIN_DIR)
 
 
@@ -784,6 +786,9 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
         *target.args,
     ]
     timed_out = False
+    probe_file = run_dir / "probe.json"
+    environment = child_environment(tmpdir, run_dir / "peak_rss")
+    environment[plugins.PROBE_FILE_VARIABLE] = str(probe_file)
     with log.open("w") as out:
         out.write("$ " + " ".join(command) + "\n")
         out.flush()
@@ -794,7 +799,7 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=child_environment(tmpdir, run_dir / "peak_rss"),
+            env=environment,
         )
         deadline = start + timeout
         while True:
@@ -827,6 +832,8 @@ def run_once(target: Target, config: Config, repeat: int, timeout: float) -> Sam
         timed_out=timed_out,
         outcomes=outcomes,
         log=str(log.relative_to(REPO)),
+        measured=plugins.measured_text(None if timed_out else plugins.read_probe(probe_file)),
+        load=load_now(),
     )
 
 
@@ -843,6 +850,13 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown (no /proc/cpuinfo)"
+
+
+def load_now() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
 
 
 def load_average() -> str:
@@ -897,17 +911,37 @@ def machine_section(
 
 def target_section(
     target: Target,
-    summaries: Mapping[tuple[str, str], Summary],
     diffs: Mapping[tuple[str, str], Mapping[OutcomeDiff, int]],
     samples: Sequence[Sample],
     configs: Sequence[str],
     repeats: int,
+    context: str = "",
 ) -> str:
     diff_counts = {config: len(diffs.get((target.name, config), {})) for config in configs}
     parts = [f"### {target.label}", ""]
     parts.append(
-        markdown_table(TABLE_HEADERS, table_rows(target.name, summaries, diff_counts, configs))
+        markdown_table(TABLE_HEADERS, table_rows(target.name, samples, diff_counts, configs))
     )
+    loads = [s.load for s in samples if s.target == target.name and s.load == s.load]
+    if context or loads:
+        load = (
+            f"load average (1 min) {min(loads):.2f} to {max(loads):.2f} as its runs ended"
+            if loads
+            else "load not read"
+        )
+        parts.extend(["", f"{context}{'; ' if context else ''}{load}."])
+    published = next(
+        (s for s in samples if s.target == target.name and s.config == "published"), None
+    )
+    if published is not None and " unittest)" in published.measured:
+        parts.extend(
+            [
+                "",
+                f"The published plugin measured {published.measured} tests: it wraps "
+                "pytest_pyfunc_call and skips unittest methods, so its ratios here are not "
+                "like for like.",
+            ]
+        )
     plain = [s for s in samples if s.target == target.name and s.config == "plain" and s.outcomes]
     if plain and plain[0].outcomes is not None:
         counts = count_outcomes(plain[0].outcomes)
@@ -1072,7 +1106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
 
-    summaries = summarise(samples)
     diffs = collect_diffs(samples)
     versions: dict[str, dict[str, str]] = {}
     env_keys = sorted({target.env_key for target in targets})
@@ -1093,16 +1126,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"rotated by one per repeat); {args.warmup} unmeasured plain warm-up run(s) per target. "
         "Wall time is measured around the pytest process; CPU comes from os.wait4 for that "
         "process, peak RSS from the process itself (VmHWM, written as it exits; the rusage "
-        "figure would count the runner's own memory). An outcome difference is a test whose "
-        "junit outcome differs from the plain run of the same repeat.",
+        "figure would count the runner's own memory). Every ratio is the median of the ratios "
+        "of the two runs of each repeat (which ran one after the other), shown as wall / CPU; "
+        "when the machine is busy the CPU ratio is the one to read. 'tests measured' is how "
+        "many test calls the configuration measured out of how many ran. An outcome "
+        "difference is a test whose junit outcome differs from the plain run of the same "
+        "repeat.",
         "",
         "Configurations: "
         + "; ".join(f"`{c.name}`: {c.description}" for c in CONFIGS if c.name in configs)
         + ".",
         "",
     ]
+    ours = versions.get("synthetic-ours") or next(
+        (found for name, found in sorted(versions.items()) if name.endswith("-ours")), {}
+    )
+    context = (
+        f"Measured {started}; {cpu_model()}, {os.cpu_count()} logical cores; Python "
+        f"{ours.get('python', '?')}, pytest {ours.get('pytest', '?')}, memray "
+        f"{ours.get('memray', '?')}; this plugin at {git_revision()}; published "
+        f"{PUBLISHED_PLUGIN}"
+    )
     for target in targets:
-        report.append(target_section(target, summaries, diffs, samples, configs, args.repeat))
+        report.append(target_section(target, diffs, samples, configs, args.repeat, context))
         report.append("")
     report.append(machine_section(command, started, load_start, load_average(), minutes, versions))
     text = "\n".join(report) + "\n"
