@@ -357,7 +357,14 @@ def test_floors_measure_every_kind_of_test(
     monkeypatch.setenv("PYTHONPATH", str(folder))
     monkeypatch.setenv(plugins.PROBE_FILE_VARIABLE, str(out))
     result = pytester.runpytest_subprocess(
-        "-p", "no:memray", "-p", floor, "-p", plugins.PROBE_NAME, "--doctest-modules"
+        "-p",
+        "no:memray",
+        "-p",
+        floor,
+        "-p",
+        plugins.PROBE_NAME,
+        "--doctest-modules",
+        "test_kinds.py",  # not the plugins' folder: the memray floors import memray
     )
     result.assert_outcomes(passed=3)
     probe = plugins.read_probe(out)
