@@ -277,7 +277,9 @@ class InstrumentedCall:
             if tracking is not None:
                 tracking.close()
             if census is not None and returned and state.limit is not None:
-                survivors = census.new_survivors(exclude=[self, state, tracking])
+                # Positional: Python 3.10 calls a method with keywords through a bound
+                # method object, which would be a new object alive during the census.
+                survivors = census.new_survivors([self, state, tracking])
                 state.census_failure = state.limit.check_survivors(survivors)
                 del survivors
         finally:
