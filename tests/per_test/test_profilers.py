@@ -194,3 +194,42 @@ def test_profilers_in_tests_and_fixtures_cost_no_figure(runner: Runner) -> None:
 def test_profilers_in_tests_and_fixtures_cost_no_figure_under_xdist(runner: Runner) -> None:
     # Each file in one worker, so that test_08 follows test_07 in its process (see IN_FIXTURES).
     _check(runner, "-n", "2", "--dist", "loadfile")
+
+
+#: A fixture's profile function that allocates on every event it sees, the opening of the
+#: test's window included (memray records blocks over 512 bytes without
+#: --trace-python-allocators).
+ALLOCATING_PROFILER = """
+import sys
+
+import pytest
+
+KEPT = []
+
+
+@pytest.fixture
+def allocating_profiler():
+    sys.setprofile(lambda frame, event, arg: KEPT.append(bytes(600)))
+    yield
+    sys.setprofile(None)
+
+
+@pytest.mark.parametrize("mib", [1, 2, 3])
+def test_under_an_allocating_profiler(allocating_profiler, mib):
+    data = bytearray(mib * 1024 * 1024)
+"""
+
+
+def test_a_profile_function_that_allocates_costs_no_figure(runner: Runner) -> None:
+    """Issue 18 item 2: the memray backend's batch found a window by its anchor being the
+    very next allocation after the mark; a fixture's profile function allocating in between
+    made every such test 'not measured' (the disk may be full)."""
+    result = runner.run_source(
+        ALLOCATING_PROFILER, "--memray", "--memray-json=out.json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=3)
+    assert "Not measured" not in result.stdout.str()
+    document = json.loads((runner.pytester.path / "out.json").read_text(encoding="utf-8"))
+    peaks = sorted(test["peak_bytes"] for test in document["tests"])
+    for mib, peak in zip([1, 2, 3], peaks, strict=True):
+        assert mib * MIB <= peak <= (mib + 1) * MIB, peaks

@@ -8,7 +8,9 @@ replace at any time; the boundaries are told by the records themselves:
   ``MARK_BASE + c * MARK_STEP`` bytes (256 MiB and more, allocated with ``calloc``, so no
   page is touched), made by :func:`place_mark` and freed at once. Between two calls only
   pytest's and the fixtures' code runs, never a test's, so an allocation of that exact,
-  odd size there is the mark. To be sure, the next allocation of the same thread must be...
+  odd size there is the mark. To be sure, one of the next :data:`MARK_TO_ANCHOR`
+  allocations of the same thread (a profile function that a fixture installed runs, and may
+  allocate, on the calls in between) must be...
 * **the anchor**: a small ``bytes`` object of :data:`ANCHOR` bytes, made right after the mark
   and kept alive during the test. The window of the call starts after the anchor is made and
   ends where it is freed, the first thing after the test's code returns: no test can free
@@ -33,6 +35,8 @@ from pytest_memray.backends.interface import is_plugin_file
 #: Size of the first opening mark; call ``c`` opens with ``MARK_BASE + c * MARK_STEP`` bytes.
 MARK_BASE = 256 * 1024 * 1024 + 7
 MARK_STEP = 4096
+#: How many allocations of the marking thread may come between a mark and its anchor.
+MARK_TO_ANCHOR = 64
 #: Bytes of the anchor kept alive during a call (more than pymalloc's 512, so that memray
 #: records it without ``--trace-python-allocators``).
 ANCHOR = 1031

@@ -18,7 +18,13 @@ import memray
 
 from pytest_memray.backends.interface import AllocationSite, Measurement
 from pytest_memray.backends.memray.hooks import HOOK_NOT_OURS, HOOK_REPLACED
-from pytest_memray.backends.memray.marks import ANCHOR_SIZE, PROBE_SIZE, mark_size, saw_frames
+from pytest_memray.backends.memray.marks import (
+    ANCHOR_SIZE,
+    MARK_TO_ANCHOR,
+    PROBE_SIZE,
+    mark_size,
+    saw_frames,
+)
 from pytest_memray.backends.memray.records import made_by_plugin, stack_of
 
 #: A batched call that made this many records or more would have been measured faster by a
@@ -63,8 +69,10 @@ def replay(
     stream = iter(records)
     call = 0
     opening = mark_size(0)
-    #: Threads whose last allocation was an opening mark: the next one may be its anchor.
-    marked: set[int] = set()
+    #: Threads that made an opening mark, and how many of their allocations may still come
+    #: before its anchor (a profile function the user installed runs, and may allocate, on
+    #: the calls between the two).
+    marked: dict[int, int] = {}
     #: The call whose probe is still to come, and its thread.
     probed: Measurement | None = None
     probe_thread = 0
@@ -74,13 +82,13 @@ def replay(
         size = record.size
         if not marked and probed is None:
             if size == opening and record.allocator not in _FREES:
-                marked.add(record.tid)
+                marked[record.tid] = MARK_TO_ANCHOR
             continue
         if record.allocator in _FREES:
             continue  # frees never break the pattern
         thread = record.tid
         if size == opening:
-            marked.add(thread)
+            marked[thread] = MARK_TO_ANCHOR
             continue
         if probed is not None and thread == probe_thread:
             if (
@@ -90,11 +98,17 @@ def replay(
             ):
                 probed.notes.append(HOOK_REPLACED)
             probed = None
-        if thread not in marked:
+        left = marked.get(thread)
+        if left is None:
             continue
-        marked.discard(thread)
         if size != ANCHOR_SIZE:
-            continue  # not a boundary: an allocation of the mark's size by someone else
+            # Not the anchor: another allocation of that thread, or the mark's size was
+            # allocated by someone else.
+            if left > 1:
+                marked[thread] = left - 1
+            else:
+                del marked[thread]
+            continue
         marked.clear()
         outcome = _replay_call(stream, record.address, depth, native, record)
         if outcome is None:
