@@ -36,6 +36,7 @@ from pytest_memray.backends.tracemalloc.traces import (
     raw_traces,
     to_sites,
 )
+from pytest_memray.backends.tracemalloc.tracing import Tracing
 from pytest_memray.backends.tracemalloc.watch import ProfileWatch
 
 
@@ -50,6 +51,7 @@ class TracemallocTracking(ActiveTracking):
         handle: int,
         backend: Backend,
         clock: Callable[[], float] = time.perf_counter,
+        tracing: Tracing | None = None,
     ) -> None:
         super().__init__(handle)
         self._backend = backend
@@ -57,11 +59,14 @@ class TracemallocTracking(ActiveTracking):
         self._sampler = sampler
         self.stats = TrackingStats()
         self._notes: list[str] = []
-        self._we_started = not tracemalloc.is_tracing()
+        self._tracing = Tracing(keep=False) if tracing is None else tracing
+        # Tracing the backend started (for this call, or kept since an earlier one), where it
+        # forgets what was traced before the test; otherwise it is the user's.
+        self._ours, note = self._tracing.begin(request.stack_depth)
+        if note is not None:
+            self._notes.append(note)
         self._start_snapshot: tracemalloc.Snapshot | None = None
-        if self._we_started:
-            tracemalloc.start(request.stack_depth)
-        elif request.want_leaks:
+        if not self._ours and request.want_leaks:
             self._start_snapshot = tracemalloc.take_snapshot()
         self._counters = Counters(clock)
         self._pictures = Pictures(request, self._counters, self.stats, self._notes, clock)
@@ -108,7 +113,7 @@ class TracemallocTracking(ActiveTracking):
         set twice, so that the second reading already counts their ints, and then the peak
         counter starts afresh.
         """
-        if forget_what_is_traced and self._we_started:
+        if forget_what_is_traced and self._ours:
             real_clear_traces()
             self._sentinel = object()  # traced again: see unseen_reset
         self._counters.set_baseline()
@@ -192,8 +197,7 @@ class TracemallocTracking(ActiveTracking):
     def _not_measured(self, reason: str) -> NotMeasured:
         self._watch.forget()
         self._pictures.drop()
-        if self._we_started and tracemalloc.is_tracing():
-            tracemalloc.stop()  # the test started it again: not left on for the next test
+        self._tracing.end(self._ours)  # the test may have started it again
         return NotMeasured(reason)
 
     def _measure(self) -> Measurement:
@@ -207,8 +211,7 @@ class TracemallocTracking(ActiveTracking):
             else:
                 assert self._start_snapshot is not None
                 leaked = grown_since(self._start_snapshot)
-        if self._we_started:
-            tracemalloc.stop()
+        self._tracing.end(self._ours)
         if leaked_raw is not None:
             leaked = group(leaked_raw, None)
         pictures = self._pictures
