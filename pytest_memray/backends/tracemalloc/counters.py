@@ -2,11 +2,12 @@
 
 The peak is tracemalloc's own high-water mark, less what was traced when the test function
 was entered (the baseline) and less what the backend itself holds for its pictures (the
-overhead). Every reading is followed by a reset of the peak counter once the reading's own
-small objects are freed (by the caller, or by the picture), so the watchers never add to the
-peak. The figures kept here are ints, traced objects too: each is a distinct object set
-before the baseline and only ever replaced by one of the same size, so that keeping them adds
-nothing to what the test is charged.
+overhead, measured object by object by the pictures: see :func:`.traces.own_bytes`). Every
+reading is followed by a reset of the peak counter once the reading's own small objects are
+freed (by the caller, or by the picture), so the watchers never add to the peak. The figures
+kept here are numbers, traced objects too: each is a distinct object set with the baseline
+and only ever replaced by one of the same size, so that keeping them adds nothing to what
+the test is charged.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ COVER_STEP = 1024
 #: After a picture that took t seconds, none is taken for t * (1 / TIME_BUDGET - 1) seconds,
 #: so pictures never cost more than this share of a test's time.
 TIME_BUDGET = 0.025
+#: A peak reached while a picture read the traces is another thread's doing once it passes
+#: the best peak by more than this, plus :data:`READING_BYTES_PER_TRACE` per trace read: the
+#: picture's own objects up to then are a few hundred bytes (the reading that asked for it,
+#: the list object of the traces)...
+OTHERS_STEP = 4096
+#: ...and reading the traces needs memory of its own for a moment, which tracemalloc counts
+#: on some builds: up to 8 bytes per trace on a free-threaded CPython 3.13 (in blocks of
+#: 200 KiB and more, once there are some 20 000 traces), none on the others. Twice that.
+READING_BYTES_PER_TRACE = 16
 
 traced = tracemalloc.get_traced_memory
 
@@ -56,8 +66,10 @@ class Counters:
         self.baseline = current
         self.best_peak = current + 0  # distinct objects: each is replaced on its own
         self.summary_total = current + 0
+        self.current = current + 0
         self.next_picture_at = current + MIN_STEP
         self.cover_at = current + COVER_STEP
+        self.quiet_until = float("-inf")
 
     def fold(self, frame: FrameType | None, event: str) -> bool:
         """Read the counters and keep the peak; True when memory grew enough for a picture
@@ -124,17 +136,27 @@ class Counters:
         if missing * 10 > self.best_peak - self.baseline:
             self.pending_gap = (missing, 1, (frame, event))
 
-    def pictured(self, total: int, first: bool) -> None:
-        """A picture of ``total`` bytes (from :attr:`current`) was taken: set the next
-        threshold, and measure what the backend holds now."""
+    def keep_peak_of_others(self, traces: int) -> int | None:
+        """A picture has read ``traces`` traces: keep the peak reached meanwhile when only
+        another thread can have made it (the reset after the picture would forget it). Then
+        the bytes the reading itself may have used at that moment, which the peak kept can
+        include, are told."""
+        reading = READING_BYTES_PER_TRACE * traces
+        peak = traced()[1] - self.overhead
+        if peak <= self.best_peak + OTHERS_STEP + reading:
+            return None
+        self.best_peak = peak
+        return reading
+
+    def pictured(self, total: int, held: int) -> None:
+        """A picture of ``total`` bytes (from :attr:`current`) was taken, and the backend
+        holds ``held`` bytes now: set the next threshold and the overhead."""
         self.summary_total = total
         growth = total - self.baseline
         self.next_picture_at = total + max(int(growth * STEP), MIN_STEP)
         self.cover_at = total + max(growth // 9, COVER_STEP)
-        overhead = traced()[0] - self.current
-        if first:  # the first non-zero figure is a new int, kept for the rest of the call
-            overhead += sys.getsizeof(overhead)
-        self.overhead = overhead
+        # The figure is an int the backend keeps too (0 up to 256 is never allocated).
+        self.overhead = held + sys.getsizeof(held) if held > 256 else held
 
     def quiet_after(self, started: float, now: float) -> None:
         """A picture took from ``started`` to ``now``: none for a while."""

@@ -69,7 +69,7 @@ class TracemallocTracking(ActiveTracking):
         if not self._ours and request.want_leaks:
             self._start_snapshot = tracemalloc.take_snapshot()
         self._counters = Counters(clock)
-        self._pictures = Pictures(request, self._counters, self.stats, self._notes, clock)
+        self._pictures = Pictures(request, self._counters, self.stats, clock)
         self._settled = False
         self._collected = False
         self._watched = False
@@ -219,6 +219,14 @@ class TracemallocTracking(ActiveTracking):
         pictures.drop()
         if pictures.gap_note is not None and pictures.gap is not None:
             self._notes.append(pictures.gap_note)
+        if pictures.dump_error is not None:
+            self._notes.append(pictures.dump_error)
+        if pictures.others_reading:
+            self._notes.append(
+                "another thread reached the peak while the backend read the traces for a "
+                "picture: the peak figure may include up to "
+                f"{pictures.others_reading} bytes that this reading used at that moment"
+            )
         if pictures.sampled:
             self._notes.append(
                 "locations come from the sampler thread: they were pictured up to one reading "
