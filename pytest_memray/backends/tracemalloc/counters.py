@@ -5,15 +5,14 @@ was entered (the baseline) and less what the backend itself holds for its pictur
 overhead, measured object by object by the pictures: see :func:`.traces.own_bytes`). Every
 reading is followed by a reset of the peak counter once the reading's own small objects are
 freed (by the caller, or by the picture), so the watchers never add to the peak. The figures
-kept here are numbers, traced objects too: each is a distinct object set with the baseline
-and only ever replaced by one of the same size, so that keeping them adds nothing to what
-the test is charged.
+kept here are in arrays, not int objects: keeping them adds nothing to what the test is
+charged, and neither does the sampler thread writing them after the test's thread did.
 """
 
 from __future__ import annotations
 
-import sys
 import tracemalloc
+from array import array
 from collections.abc import Callable
 from types import FrameType
 
@@ -43,30 +42,66 @@ READING_BYTES_PER_TRACE = 16
 traced = tracemalloc.get_traced_memory
 
 
+class _Figure:
+    """A figure of :class:`Counters`, kept in an array rather than as an int object.
+
+    Reading it makes an int, which the reading thread frees again; writing it frees no int
+    of another thread's. On a free-threaded build an object that one thread made and
+    another frees is handed back to its maker in a queue whose blocks are traced (2 KiB
+    each), and a figure written by the sampler thread and by the test's thread in turn did
+    that: the sampler thread added to the peak.
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __get__(self, counters: Counters, owner: type | None = None) -> int:
+        return counters.figures[self.index]
+
+    def __set__(self, counters: Counters, value: int) -> None:
+        counters.figures[self.index] = value
+
+
+class _Moment:
+    """A moment (in the clock's seconds) of :class:`Counters`, kept as :class:`_Figure`."""
+
+    def __get__(self, counters: Counters, owner: type | None = None) -> float:
+        return counters.moments[0]
+
+    def __set__(self, counters: Counters, value: float) -> None:
+        counters.moments[0] = value
+
+
 class Counters:
     """The figures of one call, read from tracemalloc's counters."""
 
+    #: Memory the backend holds while tracing (the picture, the gap's record).
+    overhead = _Figure(0)
+    #: What the test had alive at the last reading that asked for a picture.
+    current = _Figure(1)
+    baseline = _Figure(2)
+    summary_total = _Figure(3)
+    best_peak = _Figure(4)
+    next_picture_at = _Figure(5)
+    cover_at = _Figure(6)
+    #: No picture before this moment (see :meth:`quiet_after`).
+    quiet_until = _Moment()
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        #: Memory the backend holds while tracing (the picture, the gap's record).
-        self.overhead = 0
-        self.quiet_until = float("-inf")
-        #: What the test had alive at the last reading that asked for a picture.
-        self.current = int("1000003")
+        self.figures = array("q", bytes(8 * 7))
+        self.moments = array("d", [float("-inf")])
         #: (size, count, (frame, event)) of a peak that came and went before the reading
         #: that asked for a picture: charged to a frame with the next picture.
         self.pending_gap: tuple[int, int, tuple[FrameType | None, str]] | None = None
-        self.baseline = self.summary_total = self.best_peak = self.next_picture_at = 0
-        self.cover_at = 0
 
     def set_baseline(self) -> None:
-        """Count from what is traced now. The caller sets it twice, so that the second
-        reading already counts the first one's ints, then resets the peak counter."""
+        """Count from what is traced now. The caller then resets the peak counter."""
         current = traced()[0] - self.overhead
         self.baseline = current
-        self.best_peak = current + 0  # distinct objects: each is replaced on its own
-        self.summary_total = current + 0
-        self.current = current + 0
+        self.best_peak = current
+        self.summary_total = current
+        self.current = current
         self.next_picture_at = current + MIN_STEP
         self.cover_at = current + COVER_STEP
         self.quiet_until = float("-inf")
@@ -155,8 +190,7 @@ class Counters:
         growth = total - self.baseline
         self.next_picture_at = total + max(int(growth * STEP), MIN_STEP)
         self.cover_at = total + max(growth // 9, COVER_STEP)
-        # The figure is an int the backend keeps too (0 up to 256 is never allocated).
-        self.overhead = held + sys.getsizeof(held) if held > 256 else held
+        self.overhead = held
 
     def quiet_after(self, started: float, now: float) -> None:
         """A picture took from ``started`` to ``now``: none for a while."""

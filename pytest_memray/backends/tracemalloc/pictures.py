@@ -14,6 +14,7 @@ import pickle
 import sys
 import threading
 import tracemalloc
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType, FrameType
@@ -105,22 +106,47 @@ class Pictures:
         self._stats = stats
         self._clock = clock
         self._test_thread = threading.get_ident()
-        # The best picture of the peak so far: raw traces, or sites when there were many.
-        self.raw: list[RawTrace] | None = None
-        self.sites: list[RawSite] | None = None
-        self.gap: RawSite | None = None
+        # The last picture each thread took (the test's first, then the sampler's): raw
+        # traces, or sites when there were many, and the gap. Each is replaced only by the
+        # thread that took it. On a free-threaded build an object one thread made and another
+        # frees is handed back to its maker in a queue whose blocks are traced (2 KiB each):
+        # the sampler thread letting go of the hook's picture added to the peak.
+        self._raw: list[list[RawTrace] | None] = [None, None]
+        self._sites: list[list[RawSite] | None] = [None, None]
+        self._gaps: list[RawSite | None] = [None, None]
         self.gap_note: str | None = None
         #: Why the capture file could not be written, if it could not.
         self.dump_error: str | None = None
-        # Frame objects that reading the stacks of the gaps made (Python makes one the first
-        # time a running frame is asked for): they live on with their frames.
-        self._frames_made = 0
-        #: The peak was reached by another thread while a picture read the traces: the most
-        #: bytes that reading may have used at that moment, which the peak then includes.
-        self.others_reading = 0
+        # In an array, not as ints, for the same reason: the bytes of the frame objects that
+        # reading the stacks of the gaps made (Python makes one the first time a running frame
+        # is asked for: they live on with their frames), and when the peak was reached by
+        # another thread while a picture read the traces, the most bytes that reading may
+        # have used at that moment, which the peak then includes.
+        self._figures = array("q", bytes(16))
         self.recorded = False
         #: The picture kept was taken by the sampler thread (near the growth, not at it).
         self.sampled = False
+
+    @property
+    def raw(self) -> list[RawTrace] | None:
+        """The raw traces of the best picture of the peak so far (None when it was grouped)."""
+        return self._raw[self.sampled]
+
+    @property
+    def sites(self) -> list[RawSite] | None:
+        """The sites of the best picture so far, when there were too many traces to keep."""
+        return self._sites[self.sampled]
+
+    @property
+    def gap(self) -> RawSite | None:
+        """The gap of the best picture so far."""
+        return self._gaps[self.sampled]
+
+    @property
+    def others_reading(self) -> int:
+        """The most bytes a reading of the traces may have used at a peak that another thread
+        reached meanwhile (0: none was)."""
+        return self._figures[1]
 
     def take(self, test_code: CodeType | None) -> None:
         """Keep what is alive now (plus a pending gap) as the best picture of the peak so far.
@@ -133,30 +159,24 @@ class Pictures:
         """
         counters = self._counters
         started = self._clock()
-        self.raw = self.sites = None  # drop the old picture before taking the new one
+        mine = not self._on_test_thread()  # the slot of this thread's pictures
+        self._raw[mine] = self._sites[mine] = None  # drop its old picture first
         raw: list[RawTrace] | None = raw_traces()
         # Another thread may have allocated and freed a block while the traces were read:
         # keep that peak before the reset below forgets it.
         reading = counters.keep_peak_of_others(0 if raw is None else len(raw))
-        if reading is not None and reading > self.others_reading:
-            self.others_reading = reading
+        if reading is not None and reading > self._figures[1]:
+            self._figures[1] = reading
         del reading
         gap = self._take_pending_gap(test_code)  # after: its own work is not in the picture
         if raw is not None and len(raw) > MAX_RAW_TRACES:
-            self.sites, raw = group(raw, MAX_SITES), None
-        self.raw, self.gap, self.recorded = raw, gap, True
-        self.sampled = not self._on_test_thread()
+            self._sites[mine], raw = group(raw, MAX_SITES), None
+        self._raw[mine], self._gaps[mine], self.recorded = raw, gap, True
+        self.sampled = mine
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
-        held = (
-            (raw_bytes(raw) if raw is not None else sites_bytes(self.sites or []))
-            + held_bytes(gap)
-            + self._frames_made
-            + own_bytes(self._frames_made)
-            + own_bytes(self.dump_error)
-            + own_bytes(self.others_reading)
-        )
         del raw
+        held = self._held()
         self._stats.pictures += 1
         total = counters.current + (gap[0] if gap is not None else 0)
         del gap
@@ -168,6 +188,14 @@ class Pictures:
 
     def _on_test_thread(self) -> bool:
         return threading.get_ident() == self._test_thread
+
+    def _held(self) -> int:
+        """What the backend holds for its pictures, from the objects it keeps."""
+        held = self._figures[0] + own_bytes(self.dump_error)
+        for raw, sites, gap in zip(self._raw, self._sites, self._gaps, strict=True):
+            held += raw_bytes(raw) if raw is not None else sites_bytes(sites or [])
+            held += held_bytes(gap)
+        return held
 
     def _take_pending_gap(self, test_code: CodeType | None) -> RawSite | None:
         counters = self._counters
@@ -185,9 +213,9 @@ class Pictures:
             self.gap_note = HOOK_GAP_NOTE
             if event == "call":
                 frame = frame.f_back
-                self._frames_made += own_bytes(frame)
+                self._figures[0] += own_bytes(frame)
             frames, made = stack_of(frame, depth)
-            self._frames_made += made
+            self._figures[0] += made
             return frames
         if event != "settle":
             running = self._running_test_frame()
@@ -195,7 +223,7 @@ class Pictures:
             if running is not None and not is_own(running.f_code.co_filename):
                 self.gap_note = SAMPLER_GAP_NOTE
                 frames, made = stack_of(running, depth)
-                self._frames_made += made
+                self._figures[0] += made
                 return frames
         self.gap_note = SETTLE_GAP_NOTE
         return () if test_code is None else ((test_code.co_filename, def_line(test_code)),)
@@ -208,7 +236,7 @@ class Pictures:
         this_thread = threading.get_ident()
         for thread, frame in running.items():
             if thread != this_thread:
-                self._frames_made += own_bytes(frame)
+                self._figures[0] += own_bytes(frame)
         return running.get(self._test_thread)
 
     def summary(self) -> list[RawSite]:
@@ -221,7 +249,7 @@ class Pictures:
 
     def drop(self) -> None:
         """Let go of the raw traces once they are summarised."""
-        self.raw = self.sites = None
+        self._raw[0] = self._raw[1] = self._sites[0] = self._sites[1] = None
 
     def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
         target = self._request.capture_file

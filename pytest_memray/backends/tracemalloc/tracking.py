@@ -109,14 +109,12 @@ class TracemallocTracking(ActiveTracking):
 
         Where the backend started tracing, what was traced since (the plugin's own objects)
         is forgotten first, so that no picture shows it, unless ``forget_what_is_traced`` is
-        False (the hook will rebaseline when the test function is entered). The figures are
-        set twice, so that the second reading already counts their ints, and then the peak
+        False (the hook will rebaseline when the test function is entered). Then the peak
         counter starts afresh.
         """
         if forget_what_is_traced and self._ours:
             real_clear_traces()
             self._sentinel = object()  # traced again: see unseen_reset
-        self._counters.set_baseline()
         self._counters.set_baseline()
         real_reset_peak()
 
