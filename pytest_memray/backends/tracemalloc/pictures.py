@@ -110,10 +110,15 @@ class Pictures:
         # traces, or sites when there were many, and the gap. Each is replaced only by the
         # thread that took it. On a free-threaded build an object one thread made and another
         # frees is handed back to its maker in a queue whose blocks are traced (2 KiB each):
-        # the sampler thread letting go of the hook's picture added to the peak.
-        self._raw: list[list[RawTrace] | None] = [None, None]
-        self._sites: list[list[RawSite] | None] = [None, None]
-        self._gaps: list[RawSite | None] = [None, None]
+        # the sampler thread letting go of the hook's picture added to the peak. Attributes
+        # of their own, not items of a list: the census of limit_leaked_objects finds what the
+        # tracking holds through them.
+        self._test_raw: list[RawTrace] | None = None
+        self._test_sites: list[RawSite] | None = None
+        self._test_gap: RawSite | None = None
+        self._sampler_raw: list[RawTrace] | None = None
+        self._sampler_sites: list[RawSite] | None = None
+        self._sampler_gap: RawSite | None = None
         self.gap_note: str | None = None
         #: Why the capture file could not be written, if it could not.
         self.dump_error: str | None = None
@@ -130,17 +135,17 @@ class Pictures:
     @property
     def raw(self) -> list[RawTrace] | None:
         """The raw traces of the best picture of the peak so far (None when it was grouped)."""
-        return self._raw[self.sampled]
+        return self._sampler_raw if self.sampled else self._test_raw
 
     @property
     def sites(self) -> list[RawSite] | None:
         """The sites of the best picture so far, when there were too many traces to keep."""
-        return self._sites[self.sampled]
+        return self._sampler_sites if self.sampled else self._test_sites
 
     @property
     def gap(self) -> RawSite | None:
         """The gap of the best picture so far."""
-        return self._gaps[self.sampled]
+        return self._sampler_gap if self.sampled else self._test_gap
 
     @property
     def others_reading(self) -> int:
@@ -159,8 +164,12 @@ class Pictures:
         """
         counters = self._counters
         started = self._clock()
-        mine = not self._on_test_thread()  # the slot of this thread's pictures
-        self._raw[mine] = self._sites[mine] = None  # drop its old picture first
+        sampled = not self._on_test_thread()
+        # Drop this thread's old picture first.
+        if sampled:
+            self._sampler_raw = self._sampler_sites = None
+        else:
+            self._test_raw = self._test_sites = None
         raw: list[RawTrace] | None = raw_traces()
         # Another thread may have allocated and freed a block while the traces were read:
         # keep that peak before the reset below forgets it.
@@ -169,10 +178,15 @@ class Pictures:
             self._figures[1] = reading
         del reading
         gap = self._take_pending_gap(test_code)  # after: its own work is not in the picture
+        sites = None
         if raw is not None and len(raw) > MAX_RAW_TRACES:
-            self._sites[mine], raw = group(raw, MAX_SITES), None
-        self._raw[mine], self._gaps[mine], self.recorded = raw, gap, True
-        self.sampled = mine
+            sites, raw = group(raw, MAX_SITES), None
+        if sampled:
+            self._sampler_raw, self._sampler_sites, self._sampler_gap = raw, sites, gap
+        else:
+            self._test_raw, self._test_sites, self._test_gap = raw, sites, gap
+        self.recorded, self.sampled = True, sampled
+        del sites
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
         del raw
@@ -192,7 +206,10 @@ class Pictures:
     def _held(self) -> int:
         """What the backend holds for its pictures, from the objects it keeps."""
         held = self._figures[0] + own_bytes(self.dump_error)
-        for raw, sites, gap in zip(self._raw, self._sites, self._gaps, strict=True):
+        for raw, sites, gap in (
+            (self._test_raw, self._test_sites, self._test_gap),
+            (self._sampler_raw, self._sampler_sites, self._sampler_gap),
+        ):
             held += raw_bytes(raw) if raw is not None else sites_bytes(sites or [])
             held += held_bytes(gap)
         return held
@@ -249,7 +266,7 @@ class Pictures:
 
     def drop(self) -> None:
         """Let go of the raw traces once they are summarised."""
-        self._raw[0] = self._raw[1] = self._sites[0] = self._sites[1] = None
+        self._test_raw = self._test_sites = self._sampler_raw = self._sampler_sites = None
 
     def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
         target = self._request.capture_file
