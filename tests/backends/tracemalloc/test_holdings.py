@@ -25,6 +25,9 @@ MIB = 1024 * 1024
 #: What the backend's own small objects may still move a figure by (see docs/backends.rst).
 SLACK = 4096
 
+#: What a garbage collection may allocate for itself while it runs.
+COLLECTING = 64 * 1024
+
 #: Blocks of "another thread".
 _OTHERS: list[bytearray] = []
 
@@ -145,7 +148,10 @@ def test_a_collection_during_a_picture(monkeypatch: pytest.MonkeyPatch) -> None:
 
     measurement = _measure(test)
     assert len(taken) >= 2
-    assert 8 * MIB <= measurement.peak_bytes < 8 * MIB + SLACK, measurement.peak_bytes
+    # The collection needs memory of its own while it runs, with the 8 MiB alive (on 3.13t
+    # some KiB, the more the more objects the process has): like what another thread
+    # allocates, the peak then counts it. Not the 4 MiB collected, which made it 12 MiB.
+    assert 8 * MIB <= measurement.peak_bytes < 8 * MIB + SLACK + COLLECTING, measurement.peak_bytes
 
 
 def test_own_bytes_counts_only_what_the_backends_code_allocated() -> None:
