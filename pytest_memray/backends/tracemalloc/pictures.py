@@ -171,12 +171,10 @@ class Pictures:
         else:
             self._test_raw = self._test_sites = None
         raw: list[RawTrace] | None = raw_traces()
+        traces = 0 if raw is None else len(raw)
         # Another thread may have allocated and freed a block while the traces were read:
         # keep that peak before the reset below forgets it.
-        reading = counters.keep_peak_of_others(0 if raw is None else len(raw))
-        if reading is not None and reading > self._figures[1]:
-            self._figures[1] = reading
-        del reading
+        self._keep_peak_of_others(traces)
         gap = self._take_pending_gap(test_code)  # after: its own work is not in the picture
         sites = None
         if raw is not None and len(raw) > MAX_RAW_TRACES:
@@ -186,6 +184,8 @@ class Pictures:
         else:
             self._test_raw, self._test_sites, self._test_gap = raw, sites, gap
         self.recorded, self.sampled = True, sampled
+        # A grouping or a capture file's snapshot uses far more memory of its own.
+        light = sites is None and self._request.capture_file is None
         del sites
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
@@ -196,9 +196,19 @@ class Pictures:
         del gap
         counters.quiet_after(started, self._clock())
         counters.pictured(total, held)
+        if light:
+            # The test (other threads of it, on a free-threaded build the test's own while
+            # the sampler takes the picture) ran on since the traces were read: keep a peak
+            # it reached and left meanwhile too, which the reset would forget.
+            self._keep_peak_of_others(traces)
         # What the picture made and freed on the way (grouping, a snapshot for a capture
         # file, the gap's frames) is not the test's: the peak counter starts afresh.
         real_reset_peak()
+
+    def _keep_peak_of_others(self, traces: int) -> None:
+        reading = self._counters.keep_peak_of_others(traces)
+        if reading is not None and reading > self._figures[1]:
+            self._figures[1] = reading
 
     def _on_test_thread(self) -> bool:
         return threading.get_ident() == self._test_thread

@@ -19,6 +19,7 @@ import pytest
 from pytest_memray.backends.interface import Measurement, TrackingRequest
 from pytest_memray.backends.tracemalloc import pictures
 from pytest_memray.backends.tracemalloc.backend import TracemallocBackend
+from pytest_memray.backends.tracemalloc.counters import Counters
 from pytest_memray.backends.tracemalloc.traces import held_bytes, own_bytes, raw_traces
 
 MIB = 1024 * 1024
@@ -130,6 +131,32 @@ def test_a_peak_another_thread_reaches_during_a_picture_is_kept(
 
     measurement = _measure(test)
     assert taken
+    assert 20 * MIB <= measurement.peak_bytes < 20 * MIB + SLACK, measurement.peak_bytes
+
+
+def test_a_peak_reached_after_the_traces_were_read_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same, once the traces are read and the picture is being kept (on a free-threaded
+    build the test's own thread runs on while the sampler thread takes a picture): a doctest's
+    4 MiB made and freed then was lost, and the test read 22 KiB."""
+    real = Counters.quiet_after
+    done: list[int] = []
+
+    def late(counters: Counters, started: float, now: float) -> None:
+        if not done:
+            done.append(1)
+            _spike()
+        real(counters, started, now)
+
+    monkeypatch.setattr(Counters, "quiet_after", late)
+
+    def test() -> None:
+        first = _block(4 * MIB)  # a picture, at the end of which 16 MiB come and go
+        del first
+
+    measurement = _measure(test)
+    assert done
     assert 20 * MIB <= measurement.peak_bytes < 20 * MIB + SLACK, measurement.peak_bytes
 
 
