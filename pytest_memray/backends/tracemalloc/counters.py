@@ -27,8 +27,14 @@ STEP = 0.1
 #: and the end of the call need no more than the nine tenths: every peak gets its locations.
 COVER_STEP = 1024
 #: After a picture that took t seconds, none is taken for t * (1 / TIME_BUDGET - 1) seconds,
-#: so pictures never cost more than this share of a test's time.
+#: so pictures never cost more than this share of a test's time...
 TIME_BUDGET = 0.025
+#: ...but for a picture due once the memory grew past the last one by as much as that one
+#: had grown, and by this much at least: the last picture would no longer show half the
+#: peak. A slow picture (a loaded machine) made the test's next growth go unpictured, and
+#: charged to the test function as a whole when its locals were gone before the end (a
+#: coroutine's). At most one per doubling of what the test holds past this step.
+FORCE_STEP = 1024 * 1024
 #: A peak reached while a picture read the traces is another thread's doing once it passes
 #: the best peak by more than this, plus :data:`READING_BYTES_PER_TRACE` per trace read: the
 #: picture's own objects up to then are a few hundred bytes (the reading that asked for it,
@@ -84,12 +90,14 @@ class Counters:
     best_peak = _Figure(4)
     next_picture_at = _Figure(5)
     cover_at = _Figure(6)
+    #: A picture is due past this even while pictures are put off (:data:`FORCE_STEP`).
+    force_at = _Figure(7)
     #: No picture before this moment (see :meth:`quiet_after`).
     quiet_until = _Moment()
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self.figures = array("q", bytes(8 * 7))
+        self.figures = array("q", bytes(8 * 8))
         self.moments = array("d", [float("-inf")])
         #: (size, count, (frame, event)) of a peak that came and went before the reading
         #: that asked for a picture: charged to a frame with the next picture.
@@ -104,6 +112,7 @@ class Counters:
         self.current = current
         self.next_picture_at = current + MIN_STEP
         self.cover_at = current + COVER_STEP
+        self.force_at = current + FORCE_STEP
         self.quiet_until = float("-inf")
 
     def fold(self, frame: FrameType | None, event: str) -> bool:
@@ -120,7 +129,9 @@ class Counters:
         peak -= self.overhead
         if peak > self.best_peak:
             self.best_peak = peak
-        if peak < self.next_picture_at or self.clock() < self.quiet_until:
+        if peak < self.next_picture_at or (
+            peak < self.force_at and self.clock() < self.quiet_until
+        ):
             return False
         if current < self.next_picture_at:
             # The peak came and went between two readings: charge the gap to a frame.
@@ -149,7 +160,9 @@ class Counters:
         peak -= self.overhead
         if peak > self.best_peak:
             self.best_peak = peak
-        if self.best_peak < self.cover_at or self.clock() < self.quiet_until:
+        if self.best_peak < self.cover_at or (
+            self.best_peak < self.force_at and self.clock() < self.quiet_until
+        ):
             return False
         self.current = current
         self.owe_gap(frame, event)
@@ -190,6 +203,7 @@ class Counters:
         growth = total - self.baseline
         self.next_picture_at = total + max(int(growth * STEP), MIN_STEP)
         self.cover_at = total + max(growth // 9, COVER_STEP)
+        self.force_at = total + max(growth, FORCE_STEP)
         self.overhead = held
 
     def quiet_after(self, started: float, now: float) -> None:

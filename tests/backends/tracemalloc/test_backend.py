@@ -504,6 +504,33 @@ def test_costly_pictures_are_spaced_out() -> None:
     assert 1 <= costly <= free // 4
 
 
+def _growth_after_a_costly_picture(tracking: ActiveTracking) -> int:
+    first = _block(200 * 1024)  # pictured: a picture that "took" a second, so none for a while
+    second = _block(4 * 1024 * 1024)  # more than doubled: pictured all the same
+    size = len(first) + len(second)
+    del first, second  # freed before the end: only a picture at the growth shows where
+    return size
+
+
+def _block(size: int) -> bytearray:
+    return bytearray(size)
+
+
+def test_a_growth_past_twice_the_last_picture_is_pictured_however_costly() -> None:
+    """Pictures are put off after a costly one, but not once the memory grew past the last
+    one by as much as it had: the last picture would show less than half the peak, and
+    what is freed before the end would be charged to the test function as a whole."""
+    tracking, measurement, _ = _track(
+        _growth_after_a_costly_picture, TracemallocBackend(_Clock(1.0))
+    )
+    assert measurement.peak_bytes >= 4 * 1024 * 1024 + 200 * 1024
+    top = measurement.peak_sites[0]
+    assert top.size >= 4 * 1024 * 1024
+    assert top.stack[0].function == "_block", top
+    assert not measurement.notes, measurement.notes
+    assert _tracking_stats(tracking).pictures == 2
+
+
 # -- only the test's own bytes -------------------------------------------------------------
 
 
