@@ -91,6 +91,17 @@ def stack_of(frame: FrameType | None, depth: int) -> tuple[RawFrames, int]:
     return tuple(frames), made
 
 
+def _picture_bytes(
+    raw: list[RawTrace] | None, sites: list[RawSite] | None, gap: RawSite | None
+) -> int:
+    """What one picture holds, from its objects."""
+    if raw is not None:
+        return raw_bytes(raw) + held_bytes(gap)
+    if sites is not None:
+        return sites_bytes(sites) + held_bytes(gap)
+    return held_bytes(gap)
+
+
 class Pictures:
     """The best picture of one call's peak so far, and the notes on how it was taken."""
 
@@ -215,14 +226,13 @@ class Pictures:
 
     def _held(self) -> int:
         """What the backend holds for its pictures, from the objects it keeps."""
-        held = self._figures[0] + own_bytes(self.dump_error)
-        for raw, sites, gap in (
-            (self._test_raw, self._test_sites, self._test_gap),
-            (self._sampler_raw, self._sampler_sites, self._sampler_gap),
-        ):
-            held += raw_bytes(raw) if raw is not None else sites_bytes(sites or [])
-            held += held_bytes(gap)
-        return held
+        # No container made on the way: freed, it would stay traced in a free list.
+        return (
+            self._figures[0]
+            + own_bytes(self.dump_error)
+            + _picture_bytes(self._test_raw, self._test_sites, self._test_gap)
+            + _picture_bytes(self._sampler_raw, self._sampler_sites, self._sampler_gap)
+        )
 
     def _take_pending_gap(self, test_code: CodeType | None) -> RawSite | None:
         counters = self._counters
