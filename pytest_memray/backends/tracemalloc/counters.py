@@ -2,17 +2,17 @@
 
 The peak is tracemalloc's own high-water mark, less what was traced when the test function
 was entered (the baseline) and less what the backend itself holds for its pictures (the
-overhead). Every reading is followed by a reset of the peak counter once the reading's own
-small objects are freed (by the caller, or by the picture), so the watchers never add to the
-peak. The figures kept here are ints, traced objects too: each is a distinct object set
-before the baseline and only ever replaced by one of the same size, so that keeping them adds
-nothing to what the test is charged.
+overhead, measured object by object by the pictures: see :func:`.traces.own_bytes`). Every
+reading is followed by a reset of the peak counter once the reading's own small objects are
+freed (by the caller, or by the picture), so the watchers never add to the peak. The figures
+kept here are in arrays, not int objects: keeping them adds nothing to what the test is
+charged, and neither does the sampler thread writing them after the test's thread did.
 """
 
 from __future__ import annotations
 
-import sys
 import tracemalloc
+from array import array
 from collections.abc import Callable
 from types import FrameType
 
@@ -27,37 +27,93 @@ STEP = 0.1
 #: and the end of the call need no more than the nine tenths: every peak gets its locations.
 COVER_STEP = 1024
 #: After a picture that took t seconds, none is taken for t * (1 / TIME_BUDGET - 1) seconds,
-#: so pictures never cost more than this share of a test's time.
+#: so pictures never cost more than this share of a test's time...
 TIME_BUDGET = 0.025
+#: ...but for a picture due once the memory grew past the last one by as much as that one
+#: had grown, and by this much at least: the last picture would no longer show half the
+#: peak. A slow picture (a loaded machine) made the test's next growth go unpictured, and
+#: charged to the test function as a whole when its locals were gone before the end (a
+#: coroutine's). At most one per doubling of what the test holds past this step.
+FORCE_STEP = 1024 * 1024
+#: A peak reached while a picture read the traces is another thread's doing once it passes
+#: the best peak by more than this, plus :data:`READING_BYTES_PER_TRACE` per trace read: the
+#: picture's own objects up to then are a few hundred bytes (the reading that asked for it,
+#: the list object of the traces)...
+OTHERS_STEP = 4096
+#: ...and reading the traces needs memory of its own for a moment, which tracemalloc counts
+#: on some builds: up to 8 bytes per trace on a free-threaded CPython 3.13 (in blocks of
+#: 200 KiB and more, once there are some 20 000 traces), none on the others. Twice that.
+READING_BYTES_PER_TRACE = 16
 
 traced = tracemalloc.get_traced_memory
+
+
+class _Figure:
+    """A figure of :class:`Counters`, kept in an array rather than as an int object.
+
+    Reading it makes an int, which the reading thread frees again; writing it frees no int
+    of another thread's. On a free-threaded build an object that one thread made and
+    another frees is handed back to its maker in a queue whose blocks are traced (2 KiB
+    each), and a figure written by the sampler thread and by the test's thread in turn did
+    that: the sampler thread added to the peak.
+    """
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    def __get__(self, counters: Counters, owner: type | None = None) -> int:
+        return counters.figures[self.index]
+
+    def __set__(self, counters: Counters, value: int) -> None:
+        counters.figures[self.index] = value
+
+
+class _Moment:
+    """A moment (in the clock's seconds) of :class:`Counters`, kept as :class:`_Figure`."""
+
+    def __get__(self, counters: Counters, owner: type | None = None) -> float:
+        return counters.moments[0]
+
+    def __set__(self, counters: Counters, value: float) -> None:
+        counters.moments[0] = value
 
 
 class Counters:
     """The figures of one call, read from tracemalloc's counters."""
 
+    #: Memory the backend holds while tracing (the picture, the gap's record).
+    overhead = _Figure(0)
+    #: What the test had alive at the last reading that asked for a picture.
+    current = _Figure(1)
+    baseline = _Figure(2)
+    summary_total = _Figure(3)
+    best_peak = _Figure(4)
+    next_picture_at = _Figure(5)
+    cover_at = _Figure(6)
+    #: A picture is due past this even while pictures are put off (:data:`FORCE_STEP`).
+    force_at = _Figure(7)
+    #: No picture before this moment (see :meth:`quiet_after`).
+    quiet_until = _Moment()
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        #: Memory the backend holds while tracing (the picture, the gap's record).
-        self.overhead = 0
-        self.quiet_until = float("-inf")
-        #: What the test had alive at the last reading that asked for a picture.
-        self.current = int("1000003")
+        self.figures = array("q", bytes(8 * 8))
+        self.moments = array("d", [float("-inf")])
         #: (size, count, (frame, event)) of a peak that came and went before the reading
         #: that asked for a picture: charged to a frame with the next picture.
         self.pending_gap: tuple[int, int, tuple[FrameType | None, str]] | None = None
-        self.baseline = self.summary_total = self.best_peak = self.next_picture_at = 0
-        self.cover_at = 0
 
     def set_baseline(self) -> None:
-        """Count from what is traced now. The caller sets it twice, so that the second
-        reading already counts the first one's ints, then resets the peak counter."""
+        """Count from what is traced now. The caller then resets the peak counter."""
         current = traced()[0] - self.overhead
         self.baseline = current
-        self.best_peak = current + 0  # distinct objects: each is replaced on its own
-        self.summary_total = current + 0
+        self.best_peak = current
+        self.summary_total = current
+        self.current = current
         self.next_picture_at = current + MIN_STEP
         self.cover_at = current + COVER_STEP
+        self.force_at = current + FORCE_STEP
+        self.quiet_until = float("-inf")
 
     def fold(self, frame: FrameType | None, event: str) -> bool:
         """Read the counters and keep the peak; True when memory grew enough for a picture
@@ -73,7 +129,9 @@ class Counters:
         peak -= self.overhead
         if peak > self.best_peak:
             self.best_peak = peak
-        if peak < self.next_picture_at or self.clock() < self.quiet_until:
+        if peak < self.next_picture_at or (
+            peak < self.force_at and self.clock() < self.quiet_until
+        ):
             return False
         if current < self.next_picture_at:
             # The peak came and went between two readings: charge the gap to a frame.
@@ -102,7 +160,9 @@ class Counters:
         peak -= self.overhead
         if peak > self.best_peak:
             self.best_peak = peak
-        if self.best_peak < self.cover_at or self.clock() < self.quiet_until:
+        if self.best_peak < self.cover_at or (
+            self.best_peak < self.force_at and self.clock() < self.quiet_until
+        ):
             return False
         self.current = current
         self.owe_gap(frame, event)
@@ -124,17 +184,27 @@ class Counters:
         if missing * 10 > self.best_peak - self.baseline:
             self.pending_gap = (missing, 1, (frame, event))
 
-    def pictured(self, total: int, first: bool) -> None:
-        """A picture of ``total`` bytes (from :attr:`current`) was taken: set the next
-        threshold, and measure what the backend holds now."""
+    def keep_peak_of_others(self, traces: int) -> int | None:
+        """A picture has read ``traces`` traces: keep the peak reached meanwhile when only
+        another thread can have made it (the reset after the picture would forget it). Then
+        the bytes the reading itself may have used at that moment, which the peak kept can
+        include, are told."""
+        reading = READING_BYTES_PER_TRACE * traces
+        peak = traced()[1] - self.overhead
+        if peak <= self.best_peak + OTHERS_STEP + reading:
+            return None
+        self.best_peak = peak
+        return reading
+
+    def pictured(self, total: int, held: int) -> None:
+        """A picture of ``total`` bytes (from :attr:`current`) was taken, and the backend
+        holds ``held`` bytes now: set the next threshold and the overhead."""
         self.summary_total = total
         growth = total - self.baseline
         self.next_picture_at = total + max(int(growth * STEP), MIN_STEP)
         self.cover_at = total + max(growth // 9, COVER_STEP)
-        overhead = traced()[0] - self.current
-        if first:  # the first non-zero figure is a new int, kept for the rest of the call
-            overhead += sys.getsizeof(overhead)
-        self.overhead = overhead
+        self.force_at = total + max(growth, FORCE_STEP)
+        self.overhead = held
 
     def quiet_after(self, started: float, now: float) -> None:
         """A picture took from ``started`` to ``now``: none for a while."""

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 real_reset_peak = tracemalloc.reset_peak
 real_is_tracing = tracemalloc.is_tracing
 real_clear_traces = tracemalloc.clear_traces
+real_start = tracemalloc.start
+real_stop = tracemalloc.stop
 _real = {
     name: getattr(tracemalloc, name) for name in ("reset_peak", "clear_traces", "stop", "start")
 }

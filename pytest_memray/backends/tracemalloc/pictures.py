@@ -14,6 +14,7 @@ import pickle
 import sys
 import threading
 import tracemalloc
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType, FrameType
@@ -26,8 +27,12 @@ from pytest_memray.backends.tracemalloc.traces import (
     RawSite,
     RawTrace,
     group,
+    held_bytes,
     is_own,
+    own_bytes,
+    raw_bytes,
     raw_traces,
+    sites_bytes,
 )
 from pytest_memray.files import write_file
 
@@ -51,11 +56,6 @@ SETTLE_GAP_NOTE = (
     "the peak was reached and freed again after the last reading: its size is "
     "exact, but it is charged to the test function as a whole"
 )
-LONG_PICTURE_NOTE = (
-    "a picture took longer than the interpreter's switch interval, so the test may "
-    "have run on while it was measured: the peak can be off by what the test "
-    "allocated or freed in that moment"
-)
 
 
 @dataclass
@@ -77,12 +77,29 @@ def def_line(code: CodeType) -> int:
     return min(lines, default=code.co_firstlineno)
 
 
-def stack_of(frame: FrameType | None, depth: int) -> RawFrames:
+def stack_of(frame: FrameType | None, depth: int) -> tuple[RawFrames, int]:
+    """The newest ``depth`` frames from ``frame`` on, and the bytes of the frame objects that
+    reading them made (Python makes a caller's frame object when it is first asked for)."""
     frames: list[tuple[str, int]] = []
-    while frame is not None and len(frames) < depth:
+    made = 0
+    while frame is not None:
         frames.append((frame.f_code.co_filename, frame.f_lineno or 0))
+        if len(frames) == depth:
+            break
         frame = frame.f_back
-    return tuple(frames)
+        made += own_bytes(frame)
+    return tuple(frames), made
+
+
+def _picture_bytes(
+    raw: list[RawTrace] | None, sites: list[RawSite] | None, gap: RawSite | None
+) -> int:
+    """What one picture holds, from its objects."""
+    if raw is not None:
+        return raw_bytes(raw) + held_bytes(gap)
+    if sites is not None:
+        return sites_bytes(sites) + held_bytes(gap)
+    return held_bytes(gap)
 
 
 class Pictures:
@@ -93,66 +110,129 @@ class Pictures:
         request: TrackingRequest,
         counters: Counters,
         stats: TrackingStats,
-        notes: list[str],
         clock: Callable[[], float],
     ) -> None:
         self._request = request
         self._counters = counters
         self._stats = stats
-        self._notes = notes
         self._clock = clock
         self._test_thread = threading.get_ident()
-        self._switch_interval = sys.getswitchinterval()
-        # The best picture of the peak so far: raw traces, or sites when there were many.
-        self.raw: list[RawTrace] | None = None
-        self.sites: list[RawSite] | None = None
-        self.gap: RawSite | None = None
-        self._started = float("-inf")
+        # The last picture each thread took (the test's first, then the sampler's): raw
+        # traces, or sites when there were many, and the gap. Each is replaced only by the
+        # thread that took it. On a free-threaded build an object one thread made and another
+        # frees is handed back to its maker in a queue whose blocks are traced (2 KiB each):
+        # the sampler thread letting go of the hook's picture added to the peak. Attributes
+        # of their own, not items of a list: the census of limit_leaked_objects finds what the
+        # tracking holds through them.
+        self._test_raw: list[RawTrace] | None = None
+        self._test_sites: list[RawSite] | None = None
+        self._test_gap: RawSite | None = None
+        self._sampler_raw: list[RawTrace] | None = None
+        self._sampler_sites: list[RawSite] | None = None
+        self._sampler_gap: RawSite | None = None
         self.gap_note: str | None = None
+        #: Why the capture file could not be written, if it could not.
+        self.dump_error: str | None = None
+        # In an array, not as ints, for the same reason: the bytes of the frame objects that
+        # reading the stacks of the gaps made (Python makes one the first time a running frame
+        # is asked for: they live on with their frames), and when the peak was reached by
+        # another thread while a picture read the traces, the most bytes that reading may
+        # have used at that moment, which the peak then includes.
+        self._figures = array("q", bytes(16))
         self.recorded = False
         #: The picture kept was taken by the sampler thread (near the growth, not at it).
         self.sampled = False
+
+    @property
+    def raw(self) -> list[RawTrace] | None:
+        """The raw traces of the best picture of the peak so far (None when it was grouped)."""
+        return self._sampler_raw if self.sampled else self._test_raw
+
+    @property
+    def sites(self) -> list[RawSite] | None:
+        """The sites of the best picture so far, when there were too many traces to keep."""
+        return self._sampler_sites if self.sampled else self._test_sites
+
+    @property
+    def gap(self) -> RawSite | None:
+        """The gap of the best picture so far."""
+        return self._sampler_gap if self.sampled else self._test_gap
+
+    @property
+    def others_reading(self) -> int:
+        """The most bytes a reading of the traces may have used at a peak that another thread
+        reached meanwhile (0: none was)."""
+        return self._figures[1]
 
     def take(self, test_code: CodeType | None) -> None:
         """Keep what is alive now (plus a pending gap) as the best picture of the peak so far.
 
         The raw traces are kept and grouped only after the call; a very large set is grouped
         at once instead, so that what the backend holds stays small. What the backend holds
-        afterwards is measured as the traced total less what the test had at the last reading
-        (``Counters.current``), and the peak counter is reset.
+        afterwards is measured from the objects it keeps (:func:`.traces.own_bytes`), never
+        from the traced total, which other threads move meanwhile; then the peak counter is
+        reset.
         """
         counters = self._counters
-        self._started = self._clock()
-        self.raw = self.sites = None  # drop the old picture before taking the new one
+        started = self._clock()
+        sampled = not self._on_test_thread()
+        # Drop this thread's old picture first.
+        if sampled:
+            self._sampler_raw = self._sampler_sites = None
+        else:
+            self._test_raw = self._test_sites = None
         raw: list[RawTrace] | None = raw_traces()
+        traces = 0 if raw is None else len(raw)
+        # Another thread may have allocated and freed a block while the traces were read:
+        # keep that peak before the reset below forgets it.
+        self._keep_peak_of_others(traces)
         gap = self._take_pending_gap(test_code)  # after: its own work is not in the picture
+        sites = None
         if raw is not None and len(raw) > MAX_RAW_TRACES:
-            self.sites, raw = group(raw, MAX_SITES), None
-        first = not self.recorded
-        self.raw, self.gap, self.recorded = raw, gap, True
-        self.sampled = not self._on_test_thread()
-        del raw
+            sites, raw = group(raw, MAX_SITES), None
+        if sampled:
+            self._sampler_raw, self._sampler_sites, self._sampler_gap = raw, sites, gap
+        else:
+            self._test_raw, self._test_sites, self._test_gap = raw, sites, gap
+        self.recorded, self.sampled = True, sampled
+        # A grouping or a capture file's snapshot uses far more memory of its own.
+        light = sites is None and self._request.capture_file is None
+        del sites
         if self._request.capture_file is not None:
             self._dump(tracemalloc.take_snapshot())
+        del raw
+        held = self._held()
         self._stats.pictures += 1
         total = counters.current + (gap[0] if gap is not None else 0)
         del gap
-        now = self._clock()
-        if now - self._started > self._switch_interval and not self._on_test_thread():
-            self._add_note(LONG_PICTURE_NOTE)
-        counters.quiet_after(self._started, now)
-        del now
-        counters.pictured(total, first)
+        counters.quiet_after(started, self._clock())
+        counters.pictured(total, held)
+        if light:
+            # The test (other threads of it, on a free-threaded build the test's own while
+            # the sampler takes the picture) ran on since the traces were read: keep a peak
+            # it reached and left meanwhile too, which the reset would forget.
+            self._keep_peak_of_others(traces)
         # What the picture made and freed on the way (grouping, a snapshot for a capture
         # file, the gap's frames) is not the test's: the peak counter starts afresh.
         real_reset_peak()
 
+    def _keep_peak_of_others(self, traces: int) -> None:
+        reading = self._counters.keep_peak_of_others(traces)
+        if reading is not None and reading > self._figures[1]:
+            self._figures[1] = reading
+
     def _on_test_thread(self) -> bool:
         return threading.get_ident() == self._test_thread
 
-    def _add_note(self, note: str) -> None:
-        if note not in self._notes:
-            self._notes.append(note)
+    def _held(self) -> int:
+        """What the backend holds for its pictures, from the objects it keeps."""
+        # No container made on the way: freed, it would stay traced in a free list.
+        return (
+            self._figures[0]
+            + own_bytes(self.dump_error)
+            + _picture_bytes(self._test_raw, self._test_sites, self._test_gap)
+            + _picture_bytes(self._sampler_raw, self._sampler_sites, self._sampler_gap)
+        )
 
     def _take_pending_gap(self, test_code: CodeType | None) -> RawSite | None:
         counters = self._counters
@@ -168,15 +248,33 @@ class Pictures:
         if frame is not None:
             # A "call" event reports the new frame; the caller is the one that was running.
             self.gap_note = HOOK_GAP_NOTE
-            return stack_of(frame.f_back if event == "call" else frame, depth)
+            if event == "call":
+                frame = frame.f_back
+                self._figures[0] += own_bytes(frame)
+            frames, made = stack_of(frame, depth)
+            self._figures[0] += made
+            return frames
         if event != "settle":
-            running = sys._current_frames().get(self._test_thread)
+            running = self._running_test_frame()
             # Not when the test thread is in the plugin's code: the test function returned.
             if running is not None and not is_own(running.f_code.co_filename):
                 self.gap_note = SAMPLER_GAP_NOTE
-                return stack_of(running, depth)
+                frames, made = stack_of(running, depth)
+                self._figures[0] += made
+                return frames
         self.gap_note = SETTLE_GAP_NOTE
         return () if test_code is None else ((test_code.co_filename, def_line(test_code)),)
+
+    def _running_test_frame(self) -> FrameType | None:
+        """The frame the test's thread runs now (from another thread). Python makes a frame
+        object for the running frame of every thread but this one that had none: they live
+        on with their frames, and are counted with what the backend holds."""
+        running = sys._current_frames()
+        this_thread = threading.get_ident()
+        for thread, frame in running.items():
+            if thread != this_thread:
+                self._figures[0] += own_bytes(frame)
+        return running.get(self._test_thread)
 
     def summary(self) -> list[RawSite]:
         """The picture kept, grouped by location, the gap first."""
@@ -188,7 +286,7 @@ class Pictures:
 
     def drop(self) -> None:
         """Let go of the raw traces once they are summarised."""
-        self.raw = self.sites = None
+        self._test_raw = self._test_sites = self._sampler_raw = self._sampler_sites = None
 
     def _dump(self, snapshot: tracemalloc.Snapshot) -> None:
         target = self._request.capture_file
@@ -196,4 +294,4 @@ class Pictures:
         try:
             write_file(target, pickle.dumps(snapshot, pickle.HIGHEST_PROTOCOL))
         except OSError as exc:
-            self._add_note(f"the capture file {target.name} could not be written ({exc})")
+            self.dump_error = f"the capture file {target.name} could not be written ({exc})"

@@ -12,6 +12,8 @@ from typing import Protocol
 
 #: Seconds between two readings of the sampler thread.
 SAMPLE_INTERVAL = 0.001
+#: The name of the sampler threads (one per backend): they allocate nothing while they wait.
+SAMPLER_NAME = "pytest-memray tracemalloc sampler"
 
 
 class Sampled(Protocol):
@@ -33,9 +35,7 @@ class Sampler:
         self._gate.acquire()
         self._tracking: Sampled | None = None
         ready = threading.Event()
-        thread = threading.Thread(
-            target=self._run, args=(ready,), name="pytest-memray tracemalloc sampler", daemon=True
-        )
+        thread = threading.Thread(target=self._run, args=(ready,), name=SAMPLER_NAME, daemon=True)
         thread.start()  # RuntimeError where threads cannot start
         # What the thread allocates for itself is made before any test is measured.
         ready.wait()

@@ -7,6 +7,7 @@ Traceback and Frame object for every allocation.
 
 from __future__ import annotations
 
+import sys
 import tracemalloc
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,11 +22,52 @@ RawTrace = tuple[Any, ...]  # (domain, size, frames newest first, total frames)
 
 TRACEMALLOC_FILE = tracemalloc.__file__
 get_traces: Callable[[], list[Any]] | None = getattr(tracemalloc, "_get_traces", None)
+_object_frames: Callable[[object], Any] | None = getattr(tracemalloc, "_get_object_traceback", None)
+#: The memory block of a list object, without its items (kept in a block of their own).
+EMPTY_LIST = sys.getsizeof([])
 
 
 def is_own(filename: str) -> bool:
     """Whether a frame of this file is the plugin's or tracemalloc's, not the test's."""
     return is_plugin_file(filename) or filename == TRACEMALLOC_FILE
+
+
+def own_bytes(obj: object) -> int:
+    """The bytes tracemalloc counts for ``obj``'s own memory block when this package's code
+    allocated it; 0 when it is not traced, or was allocated by other code (an object reused
+    from one of the interpreter's free lists keeps the trace of whoever allocated it first).
+
+    What the backend keeps while tracing is measured so, object by object, rather than from the
+    traced total, which counts what other threads allocate and free at the same moment.
+    """
+    frames = None if _object_frames is None else _object_frames(obj)
+    if not frames or not is_own(frames[0][0]):
+        return 0
+    return sys.getsizeof(obj)
+
+
+def held_bytes(value: object) -> int:
+    """:func:`own_bytes` of ``value`` and of everything in it, for tuples and lists."""
+    total = own_bytes(value)
+    if type(value) is tuple or type(value) is list:
+        for item in value:
+            total += held_bytes(item)
+    return total
+
+
+def raw_bytes(raw: list[RawTrace]) -> int:
+    """:func:`own_bytes` of a list of raw traces. tracemalloc makes its items, and the block
+    that holds them, without tracing them: at most the list object itself is traced."""
+    return EMPTY_LIST if own_bytes(raw) else 0
+
+
+def sites_bytes(sites: list[RawSite]) -> int:
+    """:func:`own_bytes` of grouped sites, their tuples and sums; their frames come from the
+    raw traces, which are not traced."""
+    total = own_bytes(sites)
+    for site in sites:
+        total += own_bytes(site) + own_bytes(site[0]) + own_bytes(site[1])
+    return total
 
 
 def newest_first(traceback: tracemalloc.Traceback) -> RawFrames:

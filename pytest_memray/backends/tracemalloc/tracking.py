@@ -36,6 +36,7 @@ from pytest_memray.backends.tracemalloc.traces import (
     raw_traces,
     to_sites,
 )
+from pytest_memray.backends.tracemalloc.tracing import Tracing
 from pytest_memray.backends.tracemalloc.watch import ProfileWatch
 
 
@@ -50,6 +51,7 @@ class TracemallocTracking(ActiveTracking):
         handle: int,
         backend: Backend,
         clock: Callable[[], float] = time.perf_counter,
+        tracing: Tracing | None = None,
     ) -> None:
         super().__init__(handle)
         self._backend = backend
@@ -57,14 +59,17 @@ class TracemallocTracking(ActiveTracking):
         self._sampler = sampler
         self.stats = TrackingStats()
         self._notes: list[str] = []
-        self._we_started = not tracemalloc.is_tracing()
+        self._tracing = Tracing(keep=False) if tracing is None else tracing
+        # Tracing the backend started (for this call, or kept since an earlier one), where it
+        # forgets what was traced before the test; otherwise it is the user's.
+        self._ours, note = self._tracing.begin(request.stack_depth)
+        if note is not None:
+            self._notes.append(note)
         self._start_snapshot: tracemalloc.Snapshot | None = None
-        if self._we_started:
-            tracemalloc.start(request.stack_depth)
-        elif request.want_leaks:
+        if not self._ours and request.want_leaks:
             self._start_snapshot = tracemalloc.take_snapshot()
         self._counters = Counters(clock)
-        self._pictures = Pictures(request, self._counters, self.stats, self._notes, clock)
+        self._pictures = Pictures(request, self._counters, self.stats, clock)
         self._settled = False
         self._collected = False
         self._watched = False
@@ -104,14 +109,12 @@ class TracemallocTracking(ActiveTracking):
 
         Where the backend started tracing, what was traced since (the plugin's own objects)
         is forgotten first, so that no picture shows it, unless ``forget_what_is_traced`` is
-        False (the hook will rebaseline when the test function is entered). The figures are
-        set twice, so that the second reading already counts their ints, and then the peak
+        False (the hook will rebaseline when the test function is entered). Then the peak
         counter starts afresh.
         """
-        if forget_what_is_traced and self._we_started:
+        if forget_what_is_traced and self._ours:
             real_clear_traces()
             self._sentinel = object()  # traced again: see unseen_reset
-        self._counters.set_baseline()
         self._counters.set_baseline()
         real_reset_peak()
 
@@ -192,8 +195,7 @@ class TracemallocTracking(ActiveTracking):
     def _not_measured(self, reason: str) -> NotMeasured:
         self._watch.forget()
         self._pictures.drop()
-        if self._we_started and tracemalloc.is_tracing():
-            tracemalloc.stop()  # the test started it again: not left on for the next test
+        self._tracing.end(self._ours)  # the test may have started it again
         return NotMeasured(reason)
 
     def _measure(self) -> Measurement:
@@ -207,8 +209,7 @@ class TracemallocTracking(ActiveTracking):
             else:
                 assert self._start_snapshot is not None
                 leaked = grown_since(self._start_snapshot)
-        if self._we_started:
-            tracemalloc.stop()
+        self._tracing.end(self._ours)
         if leaked_raw is not None:
             leaked = group(leaked_raw, None)
         pictures = self._pictures
@@ -216,6 +217,14 @@ class TracemallocTracking(ActiveTracking):
         pictures.drop()
         if pictures.gap_note is not None and pictures.gap is not None:
             self._notes.append(pictures.gap_note)
+        if pictures.dump_error is not None:
+            self._notes.append(pictures.dump_error)
+        if pictures.others_reading:
+            self._notes.append(
+                "another thread reached the peak while the backend read the traces for a "
+                "picture: the peak figure may include up to "
+                f"{pictures.others_reading} bytes that this reading used at that moment"
+            )
         if pictures.sampled:
             self._notes.append(
                 "locations come from the sampler thread: they were pictured up to one reading "

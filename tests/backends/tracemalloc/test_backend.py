@@ -251,6 +251,9 @@ def test_backend_measures_an_allocation_directly() -> None:
     assert measurement.leaked_sites[0].size >= 3 * 1024 * 1024
     assert measurement.test_thread_id is None
     assert not measurement.notes  # pictured by the hook, at the growth itself
+    # Stopped after the call, but kept on for the session on a free-threaded build.
+    assert tracemalloc.is_tracing() is backend.tracing.keep
+    backend.close()
     assert not tracemalloc.is_tracing()
     del kept
 
@@ -501,6 +504,33 @@ def test_costly_pictures_are_spaced_out() -> None:
     assert 1 <= costly <= free // 4
 
 
+def _growth_after_a_costly_picture(tracking: ActiveTracking) -> int:
+    first = _block(200 * 1024)  # pictured: a picture that "took" a second, so none for a while
+    second = _block(4 * 1024 * 1024)  # more than doubled: pictured all the same
+    size = len(first) + len(second)
+    del first, second  # freed before the end: only a picture at the growth shows where
+    return size
+
+
+def _block(size: int) -> bytearray:
+    return bytearray(size)
+
+
+def test_a_growth_past_twice_the_last_picture_is_pictured_however_costly() -> None:
+    """Pictures are put off after a costly one, but not once the memory grew past the last
+    one by as much as it had: the last picture would show less than half the peak, and
+    what is freed before the end would be charged to the test function as a whole."""
+    tracking, measurement, _ = _track(
+        _growth_after_a_costly_picture, TracemallocBackend(_Clock(1.0))
+    )
+    assert measurement.peak_bytes >= 4 * 1024 * 1024 + 200 * 1024
+    top = measurement.peak_sites[0]
+    assert top.size >= 4 * 1024 * 1024
+    assert top.stack[0].function == "_block", top
+    assert not measurement.notes, measurement.notes
+    assert _tracking_stats(tracking).pictures == 2
+
+
 # -- only the test's own bytes -------------------------------------------------------------
 
 
@@ -613,25 +643,46 @@ def _hold_while_sleeping(tracking: ActiveTracking) -> int:
     return len(kept) + len(more)
 
 
+#: What the interpreter's free lists of small objects may move a peak by (see
+#: docs/backends.rst: the figures of a test pictured while it ran are good to a few dozen
+#: bytes).
+SMALL_OBJECTS = 128
+
+
+def _peak_while_sleeping(backend: TracemallocBackend) -> tuple[int, TrackingStats]:
+    """The peak of :func:`_hold_while_sleeping` and how it was watched. The tracking is let go
+    at once, as the plugin lets it go after a test: kept, the trackings of earlier calls
+    change what the interpreter allocates for itself in later ones (by some 100 bytes, from
+    the fifth call on, on CPython 3.14), whether the sampler reads or not."""
+    tracked = _track(_hold_while_sleeping, backend)
+    return tracked.measurement.peak_bytes, _tracking_stats(tracked.tracking)
+
+
 @requires_threads
 def test_the_sampler_adds_nothing_to_the_peak(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 19 item 9: the same test gives the same peak however often, and when, the
     sampler thread reads the counters and takes pictures: the same work measured with the
-    sampler reading during it, and with the sampler kept from reading, gives the same peak."""
-    _track(_hold_while_sleeping)  # what runs for the first time allocates once (caches)
-    read = [_track(_hold_while_sleeping) for _ in range(3)]
-    assert all(_tracking_stats(tracked.tracking).samples > 0 for tracked in read)
-    assert any(_tracking_stats(tracked.tracking).pictures > 1 for tracked in read)
+    sampler reading during it, and with the sampler kept from reading, gives the same peak.
+
+    What runs for the first time allocates once (caches), in each way: so the first calls
+    are not compared. One backend, as in a session: on a free-threaded build each thread
+    has free lists of its own, which a new sampler thread fills in its first calls.
+
+    The same to within :data:`SMALL_OBJECTS`: the sampler's picture, taken after the test
+    reached its peak, makes and frees small objects, whose memory comes from one of the
+    interpreter's free lists or from a new block (which tracemalloc then counts, freed or
+    not), depending on what the process did before. On CPython 3.15, after a test that
+    allocated 1 MiB and an in-process pytest session, that was 64 bytes, every time."""
+    backend = TracemallocBackend()
+    read = [_peak_while_sleeping(backend) for _ in range(7)][4:]
+    assert all(stats.samples > 0 for _, stats in read)
+    assert any(stats.pictures > 1 for _, stats in read)
     monkeypatch.setattr(Sampler, "watch", lambda self, tracking: None)
     monkeypatch.setattr(Sampler, "unwatch", lambda self: None)
     # Warmed up as the real ones were above: on Python 3.13 the first tracked run through the
     # new unwatch (called before the peak is read) peaks a few bytes higher, once (8 on Linux,
-    # 16 on Windows); the runs after it give the same peak as the runs that were read.
-    _track(_hold_while_sleeping)
-    not_read = [_track(_hold_while_sleeping) for _ in range(3)]
-    assert all(_tracking_stats(tracked.tracking).samples == 0 for tracked in not_read)
-    peaks = {tracked.measurement.peak_bytes for tracked in read + not_read}
-    assert len(peaks) == 1, [
-        (tracked.measurement.peak_bytes, _tracking_stats(tracked.tracking))
-        for tracked in read + not_read
-    ]
+    # 16 on Windows).
+    not_read = [_peak_while_sleeping(backend) for _ in range(4)][1:]
+    assert all(stats.samples == 0 for _, stats in not_read)
+    peaks = [peak for peak, _ in read + not_read]
+    assert max(peaks) - min(peaks) <= SMALL_OBJECTS, read + not_read
