@@ -145,7 +145,14 @@ class ObjectCensus:
             obj = pending.pop()
             if id(obj) in new_ids:
                 own.add(id(obj))
-            for ref in gc.get_referents(obj):
+            referents = gc.get_referents(obj)
+            # Python 3.10 keeps an instance's attributes in a __dict__ of its own, which may be
+            # older than the census and would stop the walk: its values are the instance's.
+            # (3.11 and later give them as the instance's own referents.)
+            attributes = _instance_dict(obj)
+            if attributes is not None:
+                referents += attributes.values()
+            for ref in referents:
                 if id(ref) in new_ids and id(ref) not in own:
                     own.add(id(ref))
                     pending.append(ref)
@@ -175,6 +182,18 @@ class ObjectCensus:
             gc.unfreeze()
             self._frozen = False
         self._before = None
+
+
+def _instance_dict(obj: object) -> dict[str, Any] | None:
+    """The ``__dict__`` of an instance, without running any of its code; None for a type
+    (whose namespace is a proxy) or an object without one."""
+    if isinstance(obj, type):
+        return None
+    try:
+        attributes = object.__getattribute__(obj, "__dict__")
+    except Exception:
+        return None
+    return attributes if type(attributes) is dict else None
 
 
 def summarise(objects: list[Any], filter_fn: Callable[[Any], bool] | None) -> LeakedObjects | None:
