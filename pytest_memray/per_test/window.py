@@ -57,7 +57,7 @@ def wrap_call(
             # The coroutine object is made before the window opens.
             awaitable = func(*args, **kwargs)
             step = enter()
-            if step is not None:
+            if step is not None:  # made here, not in a helper whose frame would return
                 try:
                     step.run()
                 except Exception as exc:
@@ -76,7 +76,7 @@ def wrap_call(
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         call, arguments = _positional_call(func, args, kwargs)
         step = enter()
-        if step is not None:
+        if step is not None:  # made here, not in a helper whose frame would return
             try:
                 step.run()
             except Exception as exc:
