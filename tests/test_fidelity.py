@@ -67,7 +67,16 @@ def test_every_cut_stack_ends_with_dots(runner: Runner) -> None:
     entries = _lines_matching(result, rf"    - ({SIZE}) allocated here:")
     dots = _lines_matching(result, r"        \.\.\.")
     assert entries
-    assert len(dots) == len(entries)
+    # A stack is cut where it goes on below its frames; one made in the test function itself
+    # ends there (stacks end at the test's code), as Python 3.10's frame objects for outer()
+    # and inner() are: their own entries.
+    lines = result.outlines
+    in_test = [
+        line
+        for index, line in enumerate(lines)
+        if line in entries and lines[index + 1].strip().startswith("test_deep:")
+    ]
+    assert len(dots) == len(entries) - len(in_test)
 
 
 LEAK_IN_THREAD = """
