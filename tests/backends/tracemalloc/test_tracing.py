@@ -16,6 +16,8 @@ from pytest_memray.backends.tracemalloc.backend import TracemallocBackend
 from pytest_memray.backends.tracemalloc.own_use import real_start
 from pytest_memray.backends.tracemalloc.tracing import CUT_STACKS_NOTE, Tracing
 
+from ...helpers import requires_threads
+
 MIB = 1024 * 1024
 
 
@@ -119,6 +121,7 @@ def test_more_frames_restart_tracing_only_where_no_other_thread_runs(
     assert not any("frame(s) per allocation" in note for note in fewer.notes)
 
 
+@requires_threads
 def test_alone_means_no_thread_but_the_samplers() -> None:
     tracing = Tracing(keep=True)
     TracemallocBackend(tracing=tracing).start(TrackingRequest(stack_depth=1)).stop()
