@@ -41,10 +41,19 @@ def find_chromium() -> str | None:
 REQUIRE_TOOLS = bool(os.environ.get("PYTEST_MEMRAY_REQUIRE_TOOLS"))
 
 
+#: Why the browser tests cannot run on this platform at all, whatever is installed (the
+#: tool requirement above does not turn that into a failure); None on Linux.
+PLATFORM_REASON = (
+    None
+    if sys.platform == "linux"
+    else "the browser tests drive Chromium through a pipe on Linux only"
+)
+
+
 def unavailable_reason() -> str | None:
     """Why the browser tests cannot run here; None when they can."""
-    if sys.platform != "linux":
-        return "the browser tests drive Chromium through a pipe on Linux only"
+    if PLATFORM_REASON is not None:
+        return PLATFORM_REASON
     if find_chromium() is None:
         return (
             "Chromium is not installed (apt-get install -y chromium, or set CHROMIUM to the binary)"

@@ -3,9 +3,9 @@ table, sorting and filtering work, the charts draw, and no test id runs as HTML.
 
 Skipped, saying why, where Chromium is not installed (``apt-get install -y chromium``, or
 ``CHROMIUM=/path/to/chrome``), unless ``PYTEST_MEMRAY_REQUIRE_TOOLS`` is set (as in CI): then
-they fail. One browser serves the whole module. With
-``PYTEST_MEMRAY_SCREENSHOTS=DIR`` set, a screenshot of the report is written there (CI keeps
-it as an artifact).
+they fail. Off Linux they are skipped even then: they cannot run there. One browser serves
+the whole module. With ``PYTEST_MEMRAY_SCREENSHOTS=DIR`` set, a screenshot of the report is
+written there (CI keeps it as an artifact).
 """
 
 from __future__ import annotations
@@ -18,11 +18,16 @@ from typing import Any
 
 import pytest
 
-from .browser import REQUIRE_TOOLS, Chromium, find_chromium, unavailable_reason
+from .browser import PLATFORM_REASON, REQUIRE_TOOLS, Chromium, find_chromium, unavailable_reason
 from .reports import CRASHED, GROWN, HOSTILE, report_html, run_document
 
 MISSING = unavailable_reason()
-pytestmark = pytest.mark.skipif(MISSING is not None and not REQUIRE_TOOLS, reason=str(MISSING))
+# A missing Chromium fails the tests where tools are required; a platform they cannot run on
+# (Windows, WebAssembly) skips them even there.
+pytestmark = pytest.mark.skipif(
+    MISSING is not None and (not REQUIRE_TOOLS or PLATFORM_REASON is not None),
+    reason=str(MISSING),
+)
 
 ROWS = "#tests tbody tr:not(.detail)"
 
