@@ -47,6 +47,15 @@ def _measure(backend: TracemallocBackend, size: int, depth: int = 1) -> Measurem
     return outcome
 
 
+def _next_call_traces_for_itself(backend: TracemallocBackend) -> bool:
+    """Whether the backend's next call counts the tracing as its own (not the user's)."""
+    tracking = backend.start(TrackingRequest(stack_depth=1))
+    ours: bool = tracking._ours  # type: ignore[attr-defined]
+    tracking.close()
+    tracking.stop()
+    return ours
+
+
 def test_tracing_stays_on_between_calls_and_each_call_counts_its_own(kept: Tracing) -> None:
     backend = TracemallocBackend(tracing=kept)
     first = _measure(backend, 2 * MIB)
@@ -64,10 +73,7 @@ def test_tracing_stays_on_between_calls_and_each_call_counts_its_own(kept: Traci
 def test_a_backend_made_later_goes_on_with_the_tracing_kept(kept: Tracing) -> None:
     _measure(TracemallocBackend(tracing=kept), 1 * MIB)
     later = TracemallocBackend(tracing=kept)
-    tracking = later.start(TrackingRequest(stack_depth=1))
-    assert tracking._ours  # type: ignore[attr-defined]  # not taken for the user's tracing
-    tracking.close()
-    tracking.stop()
+    assert _next_call_traces_for_itself(later)  # not taken for the user's tracing
     later.close()
     assert not tracemalloc.is_tracing()
 
@@ -81,10 +87,7 @@ def test_the_user_starting_tracing_takes_it_over(
     tracemalloc.start(3)  # the user's now, started afresh with the frames it asks for
     assert tracemalloc.get_traceback_limit() == 3
     assert tracemalloc.get_traced_memory()[0] < 4096
-    tracking = backend.start(TrackingRequest(stack_depth=1))
-    assert not tracking._ours  # type: ignore[attr-defined]
-    tracking.close()
-    tracking.stop()
+    assert not _next_call_traces_for_itself(backend)
     backend.close()
     assert tracemalloc.is_tracing()  # left running, as the user's own always is
     assert tracemalloc.start is real_start  # the real one again
