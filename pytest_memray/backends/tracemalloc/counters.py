@@ -129,9 +129,7 @@ class Counters:
         peak -= self.overhead
         if peak > self.best_peak:
             self.best_peak = peak
-        if peak < self.next_picture_at or (
-            peak < self.force_at and self.clock() < self.quiet_until
-        ):
+        if peak < self.next_picture_at or self._put_off(peak):
             return False
         if current < self.next_picture_at:
             # The peak came and went between two readings: charge the gap to a frame.
@@ -160,9 +158,7 @@ class Counters:
         peak -= self.overhead
         if peak > self.best_peak:
             self.best_peak = peak
-        if self.best_peak < self.cover_at or (
-            self.best_peak < self.force_at and self.clock() < self.quiet_until
-        ):
+        if self.best_peak < self.cover_at or self._put_off(self.best_peak):
             return False
         self.current = current
         self.owe_gap(frame, event)
@@ -183,6 +179,12 @@ class Counters:
         missing = self.best_peak - self.current
         if missing * 10 > self.best_peak - self.baseline:
             self.pending_gap = (missing, 1, (frame, event))
+
+    def _put_off(self, peak: int) -> bool:
+        """Whether a picture due at ``peak`` waits: pictures are quiet for now (see
+        :meth:`quiet_after`) and the memory has not grown past :attr:`force_at`. Asked only
+        once a picture is due, so it costs the readings nothing."""
+        return peak < self.force_at and self.clock() < self.quiet_until
 
     def keep_peak_of_others(self, traces: int) -> int | None:
         """A picture has read ``traces`` traces: keep the peak reached meanwhile when only
