@@ -29,9 +29,6 @@ real_is_tracing = tracemalloc.is_tracing
 real_clear_traces = tracemalloc.clear_traces
 real_start = tracemalloc.start
 real_stop = tracemalloc.stop
-_real = {
-    name: getattr(tracemalloc, name) for name in ("reset_peak", "clear_traces", "stop", "start")
-}
 _object_traceback: Callable[[object], Any] = getattr(
     tracemalloc, "_get_object_traceback", tracemalloc.get_object_traceback
 )
@@ -65,16 +62,16 @@ class OwnUse:
             self._told(
                 f"{RESET} (it called tracemalloc.clear_traces(), which forgets what was traced)"
             )
-            _real["clear_traces"]()
+            real_clear_traces()
 
         def stop() -> None:
             self._told("the test stopped tracemalloc (it called tracemalloc.stop())")
-            _real["stop"]()
+            real_stop()
 
         def start(nframe: int = 1) -> None:
             if not real_is_tracing():
                 self._told(f"{RESET} (it called tracemalloc.stop(), then start())")
-            _real["start"](nframe)
+            real_start(nframe)
 
         functions: dict[str, Callable[..., Any]] = {
             "reset_peak": reset_peak,
@@ -83,7 +80,7 @@ class OwnUse:
             "start": start,
         }
         for name, function in functions.items():
-            function.__doc__ = _real[name].__doc__
+            function.__doc__ = getattr(tracemalloc, name).__doc__  # made before install()
             function.__name__ = function.__qualname__ = name
         return functions
 
