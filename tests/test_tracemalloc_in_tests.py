@@ -155,3 +155,29 @@ def test_replaced_only_while_the_test_runs():
     result.assert_outcomes(passed=1)
     assert {name: getattr(tracemalloc, name) for name in dir(tracemalloc)} == functions
     assert not tracemalloc.is_tracing()
+
+
+def test_the_replacements_do_what_tracemalloc_does(pytester: pytest.Pytester) -> None:
+    """While the test runs, stop, start and clear_traces are the backend's, told to it; they
+    still do what tracemalloc's own do for the test."""
+    import tracemalloc
+
+    pytester.makepyfile(
+        test_it="""
+import tracemalloc
+
+def test_stop_start_clear():
+    kept = bytearray(1024 * 1024)
+    tracemalloc.clear_traces()
+    assert tracemalloc.get_traced_memory()[0] < 1024 * 1024
+    tracemalloc.stop()
+    assert not tracemalloc.is_tracing()
+    tracemalloc.start(5)
+    assert tracemalloc.is_tracing()
+    assert tracemalloc.get_traceback_limit() == 5
+    tracemalloc.stop()
+"""
+    )
+    result = pytester.runpytest("--memray", "--memray-backend=tracemalloc")
+    result.assert_outcomes(passed=1)
+    assert not tracemalloc.is_tracing()
