@@ -13,6 +13,7 @@ import pytest
 
 from pytest_memray.backends.builtin import memray_unavailable_reason
 from pytest_memray.backends.interface import ActiveTracking, Backend, Outcome, TrackingRequest
+from pytest_memray.backends.tracemalloc.sampler import profilers_see_other_threads_safely
 
 MEMRAY_MISSING = memray_unavailable_reason()
 
@@ -33,6 +34,23 @@ def _threads_start() -> bool:
 
 requires_threads = pytest.mark.skipif(
     not _threads_start(), reason="threads cannot start on this platform"
+)
+#: cProfile is not thread-safe on a free-threaded build before Python 3.15 (CPython
+#: gh-125165): started or stopped while another thread runs Python code, it can hang the
+#: process. Every xdist worker has such a thread (execnet's receiver), and it hung there
+#: without this plugin too (a conftest with tracemalloc and a profile hook: 1 run in 40).
+CPROFILE_IS_THREAD_SAFE = profilers_see_other_threads_safely()
+CPROFILE_UNSAFE_REASON = (
+    "cProfile beside another thread can hang a free-threaded build before Python 3.15 "
+    "(CPython gh-125165), with or without this plugin"
+)
+requires_thread_safe_cprofile = pytest.mark.skipif(
+    not CPROFILE_IS_THREAD_SAFE, reason=CPROFILE_UNSAFE_REASON
+)
+requires_sampler = pytest.mark.skipif(
+    not _threads_start() or not CPROFILE_IS_THREAD_SAFE,
+    reason="the tracemalloc backend has no sampler thread here (no threads, or a free-threaded "
+    "build before Python 3.15, where cProfile is not safe beside another thread)",
 )
 requires_subprocess = pytest.mark.skipif(
     sys.platform in ("emscripten", "wasi"), reason="processes cannot be started on WebAssembly"

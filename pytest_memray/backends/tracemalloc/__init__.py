@@ -47,7 +47,10 @@ How a test call is measured:
     notes say so.
 
   A hook on every event costs several times a call-heavy test's own time; the sampler costs
-  almost nothing. Where threads cannot start (WebAssembly), the hook watches the whole call.
+  almost nothing. Where threads cannot start (WebAssembly), and on free-threaded builds before
+  Python 3.15 (where cProfile is not safe beside another thread), the hook watches the whole
+  call; it does too while a profiler on :mod:`sys.monitoring` (cProfile, from 3.12) runs,
+  which would see the sampler's readings.
   After a picture that took t seconds, none is taken for 39t seconds
   (:data:`.counters.TIME_BUDGET`).
   A Python profile function that was already installed is called from the hook, so both work;

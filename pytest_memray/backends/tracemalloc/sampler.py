@@ -1,11 +1,21 @@
 """The sampler thread: one per process, it reads the traced total of the test being watched.
 
 Where a thread cannot start (WebAssembly), :func:`start_sampler` gives None and the profile
-hook watches the whole call instead.
+hook watches the whole call instead. It gives None as well on free-threaded builds older than
+Python 3.15, where a second thread running Python code while a test starts or stops
+:mod:`cProfile` can hang or crash the interpreter (CPython issues gh-125165 and gh-116738,
+fixed in 3.15): there the sampler would be that second thread in every process, so the hook
+watches the whole call there too.
+
+From Python 3.12 on, :mod:`cProfile` profiles through :mod:`sys.monitoring`, which sees every
+thread: a sampler reading while a test's own profiler runs would put its calls into the
+test's profile. :func:`profiler_registered` tells when such a profiler is on, and the tracking
+then leaves the call to the hook instead of handing it to the sampler.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Protocol
@@ -66,8 +76,34 @@ class Sampler:
         self._tracking = None
 
 
+def profilers_see_other_threads_safely(
+    version: tuple[int, int] | None = None, gil_enabled: bool | None = None
+) -> bool:
+    """Whether a thread of the plugin's may run Python code while a test's profiler starts
+    and stops: always with the GIL, and from Python 3.15 on without it (see the module's
+    docstring). ``version`` and ``gil_enabled`` default to the running interpreter's."""
+    if version is None:
+        version = (sys.version_info[0], sys.version_info[1])
+    if gil_enabled is None:
+        is_gil_enabled = getattr(sys, "_is_gil_enabled", None)
+        gil_enabled = True if is_gil_enabled is None else bool(is_gil_enabled())
+    return gil_enabled or version >= (3, 15)
+
+
+def profiler_registered() -> bool:
+    """Whether a profiler (cProfile, from Python 3.12 on) holds :mod:`sys.monitoring`'s
+    profiler tool, and so would see the sampler thread's calls."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:  # before Python 3.12
+        return False
+    return monitoring.get_tool(monitoring.PROFILER_ID) is not None
+
+
 def start_sampler() -> Sampler | None:
-    """The sampler thread, or None where threads cannot start (WebAssembly)."""
+    """The sampler thread, or None where threads cannot start (WebAssembly) or may not run
+    beside a test's profiler (free-threaded builds before Python 3.15)."""
+    if not profilers_see_other_threads_safely():
+        return None
     try:
         return Sampler()
     except RuntimeError:

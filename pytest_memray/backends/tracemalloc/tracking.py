@@ -27,7 +27,11 @@ from pytest_memray.backends.tracemalloc.own_use import (
     unseen_reset,
 )
 from pytest_memray.backends.tracemalloc.pictures import Pictures, TrackingStats
-from pytest_memray.backends.tracemalloc.sampler import SAMPLE_INTERVAL, Sampler
+from pytest_memray.backends.tracemalloc.sampler import (
+    SAMPLE_INTERVAL,
+    Sampler,
+    profiler_registered,
+)
 from pytest_memray.backends.tracemalloc.traces import (
     RawSite,
     RawTrace,
@@ -81,15 +85,6 @@ class TracemallocTracking(ActiveTracking):
         # Traced until the call ends, unless the test clears the traces or restarts tracing.
         self._sentinel = object()
         self._frames = tracemalloc.get_traceback_limit()
-        if not self._watch.hooked:
-            self._notes.append(
-                "another profiler holds the profile hook: "
-                + (
-                    "locations are those alive at the end"
-                    if sampler is None
-                    else "locations come from the sampler thread only"
-                )
-            )
 
     def open(self) -> None:
         """The test code starts now: what the plugin did since :meth:`__init__` (the object
@@ -100,7 +95,14 @@ class TracemallocTracking(ActiveTracking):
         if hooked:
             self._watch.attach()
         else:
-            self.hand_to_sampler()
+            self._notes.append(
+                "another profiler holds the profile hook: "
+                + (
+                    "locations come from the sampler thread only"
+                    if self.hand_to_sampler()
+                    else "locations are those alive at the end"
+                )
+            )
 
     # -- while the test runs (called by the watchers) ---------------------------------------
 
@@ -121,10 +123,17 @@ class TracemallocTracking(ActiveTracking):
     def picture(self) -> None:
         self._pictures.take(self._watch.test_code)
 
-    def hand_to_sampler(self) -> None:
-        if self._sampler is not None and not self._watched:
+    def hand_to_sampler(self) -> bool:
+        """Let the sampler thread watch the rest of the call; False when there is none, or
+        when a profiler of the test's would see its readings (then the hook goes on)."""
+        if self._sampler is None:
+            return False
+        if not self._watched:
+            if profiler_registered():
+                return False
             self._watched = True
             self._sampler.watch(self)
+        return True
 
     def sample(self) -> None:
         """One reading on the sampler thread."""

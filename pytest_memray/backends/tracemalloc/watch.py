@@ -51,7 +51,7 @@ class Watched(Protocol):
 
     def picture(self) -> None: ...
     def rebaseline(self) -> None: ...
-    def hand_to_sampler(self) -> None: ...
+    def hand_to_sampler(self) -> bool: ...
 
 
 def callers(frame: FrameType | None) -> tuple[FrameType, ...]:
@@ -153,6 +153,14 @@ class ProfileWatch:
 
         return hook
 
+    def _hand_over(self) -> None:
+        """The hook's share is over: the sampler watches the rest, unless it declines (a
+        profiler of the test's would see it), and then the hook goes on to the end."""
+        if self._tracking.hand_to_sampler():
+            self.detach()
+        else:
+            self._events_left = -1
+
     def _on_event(self, frame: FrameType, event: str) -> bool | None:
         """One profile event on the test's thread; True when a picture is due, None while
         the test function has not been entered (nothing read, so no peak reset owed)."""
@@ -166,8 +174,7 @@ class ProfileWatch:
                 # run finalisers): not counted against the test's events, but bounded.
                 self._events_before -= 1
                 if self._events_before == 0 and self._events_left > 0:
-                    self.detach()
-                    self._tracking.hand_to_sampler()
+                    self._hand_over()
                 return None
             # The test function is being entered: what was made so far (including the frame
             # object Python makes for the hook) is not the test's.
@@ -182,8 +189,7 @@ class ProfileWatch:
         if self._events_left > 0:
             self._events_left -= 1
             if self._events_left == 0:
-                self.detach()
-                self._tracking.hand_to_sampler()
+                self._hand_over()
         if event != "return":
             return self._fold(frame, event)
         if frame.f_code.co_name in HANDS_BACK:

@@ -22,7 +22,7 @@ from pytest_memray.backends.tracemalloc.pictures import TrackingStats
 from pytest_memray.backends.tracemalloc.sampler import Sampler
 from pytest_memray.backends.tracemalloc.watch import HOOK_EVENTS, HOOK_EVENTS_SUSPENDING
 
-from ...helpers import report_blocks, requires_subprocess, requires_threads
+from ...helpers import report_blocks, requires_sampler, requires_subprocess
 
 SPIKE = """
 def spike():
@@ -321,7 +321,7 @@ def _tracking_stats(tracking: ActiveTracking) -> TrackingStats:
     return stats
 
 
-@requires_threads
+@requires_sampler
 def test_the_hook_watches_a_bounded_number_of_events() -> None:
     """Where a sampler thread exists, the profile hook leaves a call-heavy test early."""
     tracked = _track(lambda tracking: _calls(20_000))  # 40 000 calls and returns
@@ -330,7 +330,7 @@ def test_the_hook_watches_a_bounded_number_of_events() -> None:
     assert 0 < _tracking_stats(tracked.tracking).hook_events <= HOOK_EVENTS + 10
 
 
-@requires_threads
+@requires_sampler
 def test_the_calls_of_c_functions_do_not_use_the_hooks_events_up() -> None:
     """Their returns read the same growth: a test making a few C calls before it allocates
     is still pictured by the hook, at the moment of growth, not by the sampler thread."""
@@ -380,7 +380,7 @@ async def _pausing(turns: int) -> int:
     return turns
 
 
-@requires_threads
+@requires_sampler
 def test_a_coroutine_test_is_watched_for_more_events() -> None:
     """The event loop's calls between two lines of an async test use events up, so the hook
     watches such a test longer (here the test drives the coroutine itself, as a loop would)."""
@@ -431,7 +431,7 @@ def _hold_after_many_calls(tracking: ActiveTracking) -> None:
     _held_then_freed(tracking)
 
 
-@requires_threads
+@requires_sampler
 def test_the_sampler_takes_the_picture_after_the_hook_left() -> None:
     tracking, measurement, _ = _track(_hold_after_many_calls)
     assert _tracking_stats(tracking).pictures == 1
@@ -453,7 +453,7 @@ def _spike_after_many_calls(tracking: ActiveTracking) -> None:
     _wait_for_samples(tracking, 3)
 
 
-@requires_threads
+@requires_sampler
 def test_a_peak_between_two_samples_is_charged_and_noted() -> None:
     _, measurement, _ = _track(_spike_after_many_calls)
     # within a few hundred bytes: objects alive at the baseline may be freed in the call
@@ -658,7 +658,7 @@ def _peak_while_sleeping(backend: TracemallocBackend) -> tuple[int, TrackingStat
     return tracked.measurement.peak_bytes, _tracking_stats(tracked.tracking)
 
 
-@requires_threads
+@requires_sampler
 def test_the_sampler_adds_nothing_to_the_peak(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 19 item 9: the same test gives the same peak however often, and when, the
     sampler thread reads the counters and takes pictures: the same work measured with the
