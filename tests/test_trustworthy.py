@@ -96,7 +96,7 @@ def test_a_crashed_worker_loses_no_finished_test(pytester: pytest.Pytester, back
     assert crashed["outcome"] == "failed"
     assert crashed["peak_bytes"] is None
     assert re.fullmatch(r"its xdist worker gw\d crashed while it ran", crashed["not_measured"])
-    assert "Not measured (1 tests)" in result.stdout
+    assert "Not measured (1 test): " in result.stdout
     assert list(scratch.iterdir()) == []  # nothing of the workers is left behind
 
 

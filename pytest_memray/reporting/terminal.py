@@ -56,7 +56,8 @@ def render_not_measured(results: Sequence[MemoryResult]) -> list[str]:
     missing = [result for result in results if result.not_measured is not None]
     if not missing:
         return []
-    lines = [f"Not measured ({len(missing)} tests): no figures, so no limit passed on them"]
+    count = f"{len(missing)} test" if len(missing) == 1 else f"{len(missing)} tests"
+    lines = [f"Not measured ({count}): no figures, so no limit passed on them"]
     lines += [f"\t- {result.nodeid}: {result.not_measured}" for result in missing]
     lines.append("")
     return lines
