@@ -8,14 +8,16 @@ import sys
 import pytest
 
 from pytest_memray.backends.interface import TrackingRequest
+from pytest_memray.backends.tracemalloc import sampler
 from pytest_memray.backends.tracemalloc.backend import TracemallocBackend
 from pytest_memray.backends.tracemalloc.sampler import (
     profiler_registered,
     profilers_see_other_threads_safely,
+    start_sampler,
 )
 from pytest_memray.backends.tracemalloc.tracking import TracemallocTracking
 
-from ...helpers import requires_sampler, requires_thread_safe_cprofile
+from ...helpers import requires_sampler, requires_thread_safe_cprofile, requires_threads
 
 
 @pytest.mark.parametrize(
@@ -33,6 +35,14 @@ def test_a_sampler_runs_where_profilers_bear_another_thread(
     version: tuple[int, int], gil_enabled: bool, safe: bool
 ) -> None:
     assert profilers_see_other_threads_safely(version, gil_enabled) is safe
+
+
+@requires_threads
+def test_no_sampler_where_a_profiler_would_not_bear_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sampler, "profilers_see_other_threads_safely", lambda: False)
+    assert start_sampler() is None
+    monkeypatch.setattr(sampler, "profilers_see_other_threads_safely", lambda: True)
+    assert start_sampler() is not None
 
 
 @requires_thread_safe_cprofile
