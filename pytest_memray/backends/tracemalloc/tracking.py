@@ -106,8 +106,8 @@ class TracemallocTracking(ActiveTracking):
 
     def _begin_tracing(self) -> None:
         """Tracing begins as late as this, so that the plugin's own work before the test is
-        never traced: CPython before 3.13 (and 3.12.5) never frees a traceback that tracing
-        recorded (gh-121390), some 32 bytes for each place that allocated, at each call."""
+        never traced: CPython 3.10, 3.11 and early 3.12 releases never free a traceback that
+        tracing recorded (gh-121390), some 32 bytes for each place that allocated, each call."""
         request = self._request
         self._ours, note = self._tracing.begin(request.stack_depth)
         self._begun = True
