@@ -147,15 +147,20 @@ def test_tracing_begins_when_the_test_code_starts() -> None:
     """Not when the tracking is made: what the plugin does in between is never traced, so
     CPython before 3.13 leaks none of its tracebacks (gh-121390: stop() keeps every one,
     some 32 bytes per allocating line at each call, 1.2 MiB per 1,000 trivial tests)."""
-    backend = TracemallocBackend(tracing=Tracing(keep=False))
-    tracking = backend.start(TrackingRequest(stack_depth=1))
+    tracing = Tracing()  # kept on between calls where starting and stopping is unsafe
+    try:
+        backend = TracemallocBackend(tracing=tracing)
+        tracking = backend.start(TrackingRequest(stack_depth=1))
+        assert not tracemalloc.is_tracing()
+        tracking.open()
+        assert tracemalloc.is_tracing()
+        tracking.close()
+        tracking.stop()
+        assert tracemalloc.is_tracing() is tracing.keep
+        assert isinstance(dict(backend.take_results())[tracking.handle], Measurement)
+    finally:
+        tracing.close()
     assert not tracemalloc.is_tracing()
-    tracking.open()
-    assert tracemalloc.is_tracing()
-    tracking.close()
-    tracking.stop()
-    assert not tracemalloc.is_tracing()
-    assert isinstance(dict(backend.take_results())[tracking.handle], Measurement)
 
 
 def test_a_tracking_never_opened_is_not_measured() -> None:
