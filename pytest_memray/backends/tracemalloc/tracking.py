@@ -187,13 +187,13 @@ class TracemallocTracking(ActiveTracking):
         if self._settled:
             return
         self._settled = True
-        if not self._begun:  # never opened: nothing was watched
-            return
         self._watch.detach()
         if self._watched:
             self._watched = False
             assert self._sampler is not None
             self._sampler.unwatch()
+        if not self._begun:  # never opened: there is nothing to read
+            return
         counters = self._counters
         # The peak was read at the test function's return where the hook saw it; otherwise
         # now, before the plugin's own work after the call.

@@ -80,3 +80,17 @@ def test_the_sampler_declines_a_call_that_a_profiler_watches() -> None:
     finally:
         tracking.close()
         tracking.stop()
+
+
+@requires_sampler
+def test_a_tracking_closed_unopened_leaves_the_sampler_idle() -> None:
+    """A tracking handed to the sampler is let go when it closes, opened or not: a sampler
+    left reading would read on in every later test (and show in their profiles)."""
+    backend = TracemallocBackend()
+    tracking = backend.start(TrackingRequest(stack_depth=1))
+    assert isinstance(tracking, TracemallocTracking)
+    assert tracking.hand_to_sampler()
+    tracking.close()
+    tracking.stop()
+    assert backend._sampler is not None
+    assert backend._sampler._tracking is None
