@@ -459,7 +459,11 @@ def test_a_peak_between_two_samples_is_charged_and_noted() -> None:
     # within a few hundred bytes: objects alive at the baseline may be freed in the call
     assert measurement.peak_bytes >= 10 * 1024 * 1024 - 1024
     top = measurement.peak_sites[0]
-    assert top.size >= 10 * 1024 * 1024 - 1024  # the gap is a difference of totals too
+    # The gap is a difference of totals too: the peak less what is alive at the reading, so
+    # what the waiting loop makes after the spike is freed (its first run, the interpreter's
+    # own data for its code) comes off it. 2.5 KB once, on 3.12 in a loaded CI run; the peak
+    # figure itself is exact (above).
+    assert top.size >= 10 * 1024 * 1024 - 4096, top
     # Almost always freed before the sampler reads the total, and then charged with a note;
     # on a loaded machine the thread may be switched to while the spike is alive, and then
     # it is pictured where it was made.
