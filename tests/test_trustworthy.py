@@ -173,10 +173,14 @@ def test_ctrl_c_keeps_every_finished_test(
     }
     assert len(finished) >= 50, result.stdout
     assert finished <= set(tests), sorted(finished - set(tests))
+    # memray sees Python's small objects only as pymalloc's arenas: a test in which the process
+    # (any of its threads) needs a fresh one is charged that 1 MiB more, exactly
+    arenas = (0, 1024 * 1024) if backend == "memray" else (0,)
     for nodeid in finished:
         size = (int(nodeid[-2:]) + 1) * 100_000
         assert tests[nodeid]["outcome"] == "passed"
-        assert size <= tests[nodeid]["peak_bytes"] <= size + 64 * 1024, nodeid
+        extra = tests[nodeid]["peak_bytes"] - size
+        assert any(0 <= extra - arena <= 64 * 1024 for arena in arenas), (nodeid, extra)
     blocks = report_blocks(result.stdout.splitlines())
     assert max(finished) in blocks  # the heaviest finished test heads the report
     for nodeid, test in tests.items():
