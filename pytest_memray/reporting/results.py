@@ -33,7 +33,7 @@ class MarkedLimit(NamedTuple):
     kind: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemoryResult:
     """One tracked test: its figures (or why there are none) and the limit a marker set."""
 

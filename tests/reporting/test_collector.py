@@ -21,6 +21,12 @@ def _report(
     return report
 
 
+def test_a_result_holds_no_dictionary_of_its_own() -> None:
+    """One result is kept for every test of a session: its fields are slots."""
+    result = MemoryResult(nodeid="t.py::test", peak_bytes=1)
+    assert not hasattr(result, "__dict__")
+
+
 def test_a_tracked_test_without_figures_is_listed_as_not_measured() -> None:
     collector = ResultCollector("memray")
     collector.pytest_runtest_logreport(

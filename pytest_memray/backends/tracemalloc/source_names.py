@@ -23,6 +23,7 @@ import functools
 import linecache
 import os
 import re
+import sys
 import tokenize
 from collections.abc import Sequence
 from types import CodeType
@@ -78,7 +79,7 @@ def function_at(filename: str, lineno: int) -> str:
     if own:
         # A def line is where a running function's frame starts; that is far more often what
         # an allocation there belongs to than the one-off creation of the function.
-        return own.group(1)
+        return sys.intern(own.group(1))  # the code object's own name: no copy per test
     threshold = _indent(lines[lineno - 1]) if lines[lineno - 1].strip() else 1 << 30
     for index in range(lineno - 2, -1, -1):
         text = lines[index]
@@ -90,7 +91,7 @@ def function_at(filename: str, lineno: int) -> str:
             continue
         match = _DEF.match(stripped) or _CLASS.match(stripped)
         if match:
-            return match.group(1)  # a class body runs as a scope named after the class
+            return sys.intern(match.group(1))  # a class body runs as a scope named after it
         if indent == 0:
             break
         threshold = indent

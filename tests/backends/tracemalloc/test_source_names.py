@@ -79,6 +79,18 @@ def test_function_at(source_file: str, lineno: int, expected: str) -> None:
     assert function_at(source_file, lineno) == expected
 
 
+def test_a_function_name_is_the_code_objects_own_string(source_file: str) -> None:
+    """The plugin keeps a named frame for every test of a session: its name is the string
+    the interpreter already holds, not a copy per test."""
+    namespace: dict[str, object] = {}
+    exec(compile(SOURCE, source_file, "exec"), namespace)
+    outer = namespace["outer"]
+    assert isinstance(outer, types.FunctionType)
+    for lineno in (6, 7):  # the def line, and a line of the body
+        assert function_at(source_file, lineno) is outer.__code__.co_name
+    assert function_at(source_file, 17) is namespace["Box"].__name__  # type: ignore[attr-defined]
+
+
 def test_unreadable_sources_are_unknown(tmp_path: Path) -> None:
     assert function_at(str(tmp_path / "missing.py"), 3) == "<unknown>"
     assert function_at("<frozen importlib._bootstrap>", 10) == "<unknown>"
