@@ -528,6 +528,24 @@ def test_nine_hundred_bytes():
 """
 
 
+@requires_subprocess
+def test_the_first_test_of_a_process_is_charged_none_of_the_plugins_first_calls(
+    pytester: pytest.Pytester, backend: str
+) -> None:
+    """Python 3.10 makes a function's frame object at its first call and keeps it: the plugin's
+    own first calls inside the first test's window charged it some 6 KiB on the tracemalloc
+    backend. In a process of its own, so that the first test is the process's first."""
+    pytester.makepyfile(test_subject=OWN_BYTES)
+    result = _run_isolated(
+        pytester, ["--memray", f"--memray-backend={backend}", "--memray-json=out.json"]
+    )
+    assert result.returncode == 0, result.stdout
+    tests = _tests(pytester.path / "out.json")
+    assert next(iter(tests)) == "test_subject.py::test_empty"
+    for name in ("test_empty", "test_empty_again", "test_empty_with_a_fixture"):
+        assert tests[f"test_subject.py::{name}"]["peak_bytes"] == 0, name
+
+
 @pytest.mark.parametrize("flags", [[], ["--trace-python-allocators"]], ids=["plain", "tpa"])
 def test_only_the_tests_own_bytes_are_counted(runner: Runner, flags: list[str]) -> None:
     result = runner.run_source(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pytest_memray.backends.interface import ActiveTracking, Backend, Capabilities, TrackingRequest
 from pytest_memray.backends.tracemalloc.page import write_page
-from pytest_memray.backends.tracemalloc.sampler import Sampler, start_sampler
+from pytest_memray.backends.tracemalloc.sampler import SAMPLE_INTERVAL, Sampler, start_sampler
 from pytest_memray.backends.tracemalloc.tracing import TRACING, Tracing
 from pytest_memray.backends.tracemalloc.tracking import TracemallocTracking
 
@@ -26,6 +28,44 @@ CAPABILITIES = Capabilities(
     capture_reader="tracemalloc.Snapshot.load",
     flamegraphs=True,
 )
+
+
+#: Python makes a function's frame object at its first call and keeps it (before 3.11).
+FRAMES_KEPT_AFTER_FIRST_CALL = sys.version_info < (3, 11)
+
+
+#: What :meth:`TracemallocBackend._make_first_calls` measures, compiled under a name of no
+#: file of the plugin's, so that the hook takes it for a test: a picture at a return, and long
+#: enough for the sampler thread to read (and picture) too.
+_FIRST_CALL_SOURCE = """
+import time
+
+def grow():
+    return bytearray(256 * 1024)
+
+def nothing():
+    pass
+
+def first_call(pause):
+    held = grow()
+    for _ in range(40):  # past the hook's share of the events: the sampler reads the rest
+        nothing()
+    time.sleep(pause)
+    held += grow()
+    time.sleep(pause)
+    del held
+"""
+
+
+#: Whether this process made them already (once is enough: the frames are the functions').
+_FIRST_CALLS_MADE: list[bool] = []
+
+
+def _first_call() -> Callable[[float], None]:
+    namespace: dict[str, Any] = {}
+    exec(compile(_FIRST_CALL_SOURCE, "<pytest-memray first calls>", "exec"), namespace)
+    function: Callable[[float], None] = namespace["first_call"]
+    return function
 
 
 class TracemallocBackend(Backend):
@@ -49,9 +89,32 @@ class TracemallocBackend(Backend):
         if not self._sampler_tried:
             self._sampler_tried = True
             self._sampler = start_sampler()
+            if FRAMES_KEPT_AFTER_FIRST_CALL and not _FIRST_CALLS_MADE:
+                _FIRST_CALLS_MADE.append(True)
+                self._make_first_calls()
         return TracemallocTracking(
             request, self._sampler, self.next_handle(), self, self._clock, self.tracing
         )
+
+    def _make_first_calls(self) -> None:
+        """Measure one call of :data:`_FIRST_CALL_SOURCE` and drop its outcome, before the
+        first test of the process.
+
+        Python 3.10 makes a function's frame object at its first call and keeps it for the
+        next ones: the backend's own functions called for the first time inside a test's
+        window (the hook's, the pictures', the sampler's) charged those frames, some 6 KiB,
+        to the first test of each process. Here they are made, and kept, before it.
+        """
+        handle = self.next_handle()
+        tracking = TracemallocTracking(
+            TrackingRequest(stack_depth=1), self._sampler, handle, self, self._clock, self.tracing
+        )
+        call = _first_call()
+        tracking.open()
+        call(4 * SAMPLE_INTERVAL)
+        tracking.close()
+        tracking.stop()
+        self._ready = [ready for ready in self._ready if ready[0] != handle]
 
     def write_flamegraph(self, capture_file: Path, target: Path, title: str) -> str | None:
         return write_page(capture_file, target, title)
