@@ -390,3 +390,36 @@ def test_the_plugins_own_hook_keeps_no_deleted_local_alive(
             name,
             peak,
         )
+
+
+def test_a_session_wide_profiler_sees_none_of_the_backends_own_calls(runner: Runner) -> None:
+    """On Python 3.10 the tracemalloc backend measures a call of its own before the first test
+    (``TracemallocBackend._make_first_calls``); not while a profiler is on, which would list
+    it. In a process of its own, where that first test is the process's first."""
+    runner.pytester.makeconftest(
+        """
+import sys
+
+SEEN = set()
+
+
+def recorder(frame, event, arg):
+    if event == "call":
+        SEEN.add(frame.f_code.co_name)
+
+
+sys.setprofile(recorder)
+
+
+def pytest_sessionfinish(session):
+    sys.setprofile(None)
+    print("\\ncalls seen:", sorted(SEEN & {"test_one", "first_call", "grow", "nothing"}))
+"""
+    )
+    runner.write("def test_one():\n    data = bytearray(1024)\n")
+    result = runner.pytester.runpytest_subprocess(
+        "--memray", f"--memray-backend={runner.backend}", "-s", "-p", "no:randomly"
+    )
+    assert result.ret == 0, result.stdout.str()
+    # the test's own call, and none of the backend's
+    result.stdout.fnmatch_lines(["calls seen: ['test_one']"])

@@ -89,7 +89,8 @@ class TracemallocBackend(Backend):
         if not self._sampler_tried:
             self._sampler_tried = True
             self._sampler = start_sampler()
-            if FRAMES_KEPT_AFTER_FIRST_CALL and not _FIRST_CALLS_MADE:
+            # Not under a profiler: it would see the calls, which are not the test's.
+            if FRAMES_KEPT_AFTER_FIRST_CALL and not _FIRST_CALLS_MADE and not sys.getprofile():
                 _FIRST_CALLS_MADE.append(True)
                 self._make_first_calls()
         return TracemallocTracking(
@@ -103,17 +104,28 @@ class TracemallocBackend(Backend):
         Python 3.10 makes a function's frame object at its first call and keeps it for the
         next ones: the backend's own functions called for the first time inside a test's
         window (the hook's, the pictures', the sampler's) charged those frames, some 6 KiB,
-        to the first test of each process. Here they are made, and kept, before it.
+        to the first test of each process. Here they are made, and kept, before it. Should
+        this fail, that test is charged them as before; nothing else changes.
         """
         handle = self.next_handle()
-        tracking = TracemallocTracking(
-            TrackingRequest(stack_depth=1), self._sampler, handle, self, self._clock, self.tracing
-        )
-        call = _first_call()
-        tracking.open()
-        call(4 * SAMPLE_INTERVAL)
-        tracking.close()
-        tracking.stop()
+        try:
+            tracking = TracemallocTracking(
+                TrackingRequest(stack_depth=1),
+                self._sampler,
+                handle,
+                self,
+                self._clock,
+                self.tracing,
+            )
+            call = _first_call()
+            tracking.open()
+            try:
+                call(4 * SAMPLE_INTERVAL)
+            finally:
+                tracking.close()
+                tracking.stop()
+        except Exception:  # only the first test's figure depends on it
+            pass
         self._ready = [ready for ready in self._ready if ready[0] != handle]
 
     def write_flamegraph(self, capture_file: Path, target: Path, title: str) -> str | None:

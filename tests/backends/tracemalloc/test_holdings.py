@@ -186,7 +186,6 @@ def test_a_peak_reached_after_the_traces_were_read_is_kept(
 
 
 @OPEN_ON_310
-@OPEN_ON_310
 def test_a_collection_during_a_picture(monkeypatch: pytest.MonkeyPatch) -> None:
     """The picture's own objects can set off a garbage collection: what it frees then is no
     holding of the backend's (a negative one made every later reading too high)."""
