@@ -385,15 +385,16 @@ def test_the_plugins_own_hook_keeps_no_deleted_local_alive(
     peaks = {test["nodeid"].split("::")[1]: test["peak_bytes"] for test in document["tests"]}
     assert set(peaks) == {"test_deleted", "test_rebound_to_none", "test_cycle_let_go"}
     for name, peak in peaks.items():
-        # a bytearray's header and the plugin's small objects more (memray: an arena)
-        assert 4 * MIB <= peak < 4 * MIB + (MIB if runner.backend == "memray" else 16 * 1024), (
-            name,
-            peak,
-        )
+        # A bytearray's header and the plugin's small objects more (memray: an arena), and
+        # for the collection the memory it needs while it runs (16 KiB seen on 3.13t).
+        slack = MIB if runner.backend == "memray" else 16 * 1024
+        if name == "test_cycle_let_go":
+            slack += 64 * 1024
+        assert 4 * MIB <= peak < 4 * MIB + slack, (name, peak)
 
 
 def test_a_session_wide_profiler_sees_none_of_the_backends_own_calls(runner: Runner) -> None:
-    """On Python 3.10 the tracemalloc backend measures a call of its own before the first test
+    """The tracemalloc backend measures a call of its own before the first test of a process
     (``TracemallocBackend._make_first_calls``); not while a profiler is on, which would list
     it. In a process of its own, where that first test is the process's first."""
     runner.pytester.makeconftest(

@@ -59,8 +59,8 @@ def _once_during_picture(
 
 @pytest.fixture(autouse=True)
 def _first_calls_made() -> None:
-    """On Python 3.10 the backend's first tracking in a process measures a call of its own
-    first (see ``TracemallocBackend._make_first_calls``): made here, before any stand-in."""
+    """The backend's first tracking in a process measures a call of its own first (see
+    ``TracemallocBackend._make_first_calls``): made here, before any stand-in."""
     backend = TracemallocBackend()
     try:
         tracking = backend.start(TrackingRequest(stack_depth=1))
