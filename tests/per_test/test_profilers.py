@@ -18,6 +18,7 @@ import pytest
 from ..helpers import (
     CPROFILE_IS_THREAD_SAFE,
     Runner,
+    requires_subprocess,
     requires_thread_safe_cprofile,
     requires_xdist,
 )
@@ -393,6 +394,7 @@ def test_the_plugins_own_hook_keeps_no_deleted_local_alive(
         assert 4 * MIB <= peak < 4 * MIB + slack, (name, peak)
 
 
+@requires_subprocess
 def test_a_session_wide_profiler_sees_none_of_the_backends_own_calls(runner: Runner) -> None:
     """The tracemalloc backend measures a call of its own before the first test of a process
     (``TracemallocBackend._make_first_calls``); not while a profiler is on, which would list
