@@ -54,7 +54,7 @@ def first_call(pause):
 
 
 #: Whether this process made them already (once is enough: the frames are the functions').
-_FIRST_CALLS_MADE: list[bool] = []
+_first_calls_made = False
 
 
 def _first_call() -> Callable[[float], None]:
@@ -86,8 +86,9 @@ class TracemallocBackend(Backend):
             self._sampler_tried = True
             self._sampler = start_sampler()
             # Not under a profiler: it would see the calls, which are not the test's.
-            if not _FIRST_CALLS_MADE and not sys.getprofile():
-                _FIRST_CALLS_MADE.append(True)
+            global _first_calls_made
+            if not _first_calls_made and not sys.getprofile():
+                _first_calls_made = True
                 self._make_first_calls()
         return TracemallocTracking(
             request, self._sampler, self.next_handle(), self, self._clock, self.tracing
@@ -116,8 +117,9 @@ class TracemallocBackend(Backend):
                 self.tracing,
             )
             call = _first_call()
-            tracking.open()
             try:
+                # Inside: should open() fail once tracing began, close() still ends it.
+                tracking.open()
                 call(4 * SAMPLE_INTERVAL)
             finally:
                 tracking.close()
