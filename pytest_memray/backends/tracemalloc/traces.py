@@ -88,8 +88,10 @@ def raw_traces() -> list[RawTrace]:
 def group(traces: list[RawTrace], limit: int | None) -> list[RawSite]:
     """Traces grouped by traceback, largest first, the plugin's own left out.
 
-    Ten times faster once tracemalloc has stopped, so the backend groups after stopping
-    where it can.
+    Each group gathers its traces' sizes in a list and adds them up at the end: a running
+    sum makes a new int object at nearly every trace, which tracemalloc, while it traces,
+    records and forgets again (0.70 s against 0.04 s for 240,000 traces). So grouping costs
+    about the same whether tracemalloc is tracing or not.
     """
     groups: dict[RawFrames, list[int]] = {}
     own: dict[str, bool] = {}
@@ -102,16 +104,22 @@ def group(traces: list[RawTrace], limit: int | None) -> list[RawSite]:
                 known = own[filename] = is_own(filename)
             if known:
                 continue
-        site = groups.get(frames)
-        if site is None:
-            groups[frames] = [trace[1], 1]
+        sizes = groups.get(frames)
+        if sizes is None:
+            groups[frames] = [trace[1]]
         else:
-            site[0] += trace[1]
-            site[1] += 1
-    ranked = sorted(groups.items(), key=lambda item: item[1][0], reverse=True)
-    if limit is not None:
-        ranked = ranked[:limit]
-    return [(size, count, frames) for frames, (size, count) in ranked]
+            sizes.append(trace[1])
+    ranked = sorted(
+        [(sum(sizes), len(sizes), frames) for frames, sizes in groups.items()],
+        key=_size_of,
+        reverse=True,
+    )
+    del groups
+    return ranked if limit is None else ranked[:limit]
+
+
+def _size_of(site: RawSite) -> int:
+    return site[0]
 
 
 def test_frames(frames: RawFrames) -> RawFrames:
