@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -35,9 +35,7 @@ from pytest_memray.backends.registry import (
     registered_backends,
 )
 from pytest_memray.files import output_problem, unwritable_reason
-from pytest_memray.gates.baseline import Baseline, baseline_from_options
 from pytest_memray.options import PLUGIN_NAME, quoted
-from pytest_memray.per_test.baseline_gate import BaselineGate
 from pytest_memray.per_test.flamegraphs import FlamegraphWriter
 from pytest_memray.per_test.increase_history import IncreaseHistory
 from pytest_memray.per_test.tracking import PerTestTracking, PytestMemrayWarning
@@ -53,6 +51,11 @@ from pytest_memray.reporting.xdist import (
     session_of_worker,
 )
 from pytest_memray.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported where a baseline is given: reading and comparing baselines weighs some 20 ms
+    # of imports that a session without one would pay for nothing.
+    from pytest_memray.gates.baseline import Baseline
 
 
 class Activation:
@@ -173,6 +176,8 @@ def activate(config: pytest.Config, settings: Settings) -> Activation:
     )
     active.register(active.tracking, PLUGIN_NAME)
     if gate is not None:
+        from pytest_memray.per_test.baseline_gate import BaselineGate
+
         gate_plugin = BaselineGate(gate, collector, str(config.rootpath))
         active.register(gate_plugin, f"{PLUGIN_NAME}_baseline")
     if settings.flamegraph_dir is not None and choice.backend.capabilities.flamegraphs:
@@ -216,6 +221,8 @@ def _baseline_gate(settings: Settings, choice: BackendChoice, path: str | None) 
     given = (path, settings.max_increase, settings.noise_floor, settings.min_compared)
     if all(value is None for value in given):
         return None
+    from pytest_memray.gates.baseline import baseline_from_options
+
     try:
         return baseline_from_options(
             path,

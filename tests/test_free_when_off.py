@@ -88,3 +88,33 @@ def test_memray_loads_the_parts(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain=PLAIN)
     loaded = _modules(pytester, "-q", "--memray", "--memray-backend=tracemalloc")
     assert {"pytest_memray.activation", "pytest_memray.reporting.outputs"} <= loaded
+
+
+#: Modules a measured session loads only for the output or gate that needs them.
+ON_REQUEST = {
+    "pytest_memray.gates.baseline": ("--memray-baseline",),
+    "pytest_memray.gates.compare": ("--memray-baseline",),
+    "pytest_memray.per_test.baseline_gate": ("--memray-baseline",),
+    "pytest_memray.reporting.junit": ("--junitxml",),
+}
+
+
+@requires_subprocess
+def test_a_measured_session_loads_the_gate_and_junit_parts_only_when_asked(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_plain=PLAIN)
+    baseline = pytester.path / "baseline.json"
+    loaded = _modules(pytester, "-q", "--memray", "--memray-backend=tracemalloc")
+    assert not loaded & set(ON_REQUEST)
+    pytester.runpytest_subprocess(
+        "-q", "--memray", "--memray-backend=tracemalloc", f"--memray-json={baseline}"
+    )
+    asked = _modules(
+        pytester,
+        "-q",
+        "--memray-backend=tracemalloc",
+        f"--memray-baseline={baseline}",
+        f"--junitxml={pytester.path / 'junit.xml'}",
+    )
+    assert set(ON_REQUEST) <= asked

@@ -22,7 +22,6 @@ from pytest_memray.gates.allowance import allowance_or_default
 from pytest_memray.gates.format import document_text
 from pytest_memray.reporting.collector import ResultCollector, worker_of
 from pytest_memray.reporting.json_output import benchmark_document, report_document
-from pytest_memray.reporting.junit import add_peaks
 from pytest_memray.reporting.terminal import render_report
 from pytest_memray.settings import Settings
 
@@ -108,6 +107,8 @@ class SessionOutputs:
         }
         if not peaks or not path.exists():
             return  # nothing to add, or junit-xml wrote nothing (it says why itself)
+        from pytest_memray.reporting.junit import add_peaks  # only with --junitxml
+
         try:
             add_peaks(path, peaks, prefix)
         except (OSError, ET.ParseError) as exc:
