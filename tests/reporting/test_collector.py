@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from pytest_memray.backends.interface import AllocationSite
 from pytest_memray.reporting.collector import ResultCollector, outcome_of
 from pytest_memray.reporting.results import MarkedLimit, MemoryResult
 from pytest_memray.reporting.wire import HANDLE_ATTR, LIMIT_ATTR, RESULTS_ATTR
+from pytest_memray.stack import StackFrame
 
 
 def _report(
@@ -61,6 +63,31 @@ def test_results_on_reports_are_taken_and_the_final_list_is_made_once() -> None:
     first = collector.final()
     assert first == [(measured, "passed")]
     assert collector.final() is first
+
+
+def test_results_share_their_frames_stacks_and_histograms() -> None:
+    """Sites of many tests at the same line hold one stack between them, not one each."""
+    collector = ResultCollector("tracemalloc")
+    for name, size in (("a", 300), ("b", 500)):
+        frames = (StackFrame("test_" + name, "t.py", 1000), StackFrame("helper", "h.py", 1001))
+        sites = (
+            AllocationSite(size, 2, frames[:1]),
+            AllocationSite(size, 3, frames[1:]),
+            AllocationSite(size, 4, ()),
+        )
+        result = MemoryResult(
+            f"t.py::{name}", size, histogram="".join(["\u2581"] * 3), top_sites=sites
+        )
+        report = _report(result.nodeid, attrs={HANDLE_ATTR: 1, RESULTS_ATTR: [result.to_dict()]})
+        collector.pytest_runtest_logreport(report)
+    a, b = (result for result, _ in collector.final())
+    assert [site.size for site in a.top_sites] == [300] * 3  # the figures are each test's own
+    assert [site.size for site in b.top_sites] == [500] * 3
+    assert a.top_sites[0].stack == (StackFrame("test_a", "t.py", 1000),)
+    assert a.top_sites[1].stack is b.top_sites[1].stack  # helper's stack, once
+    assert a.top_sites[1].stack[0] is b.top_sites[1].stack[0]
+    assert a.top_sites[2].stack == b.top_sites[2].stack == ()
+    assert a.histogram is b.histogram
 
 
 def test_an_unmeasured_result_keeps_its_reason_across_processes() -> None:
