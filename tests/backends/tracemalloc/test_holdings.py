@@ -61,14 +61,7 @@ def _once_during_picture(
 def _first_calls_made() -> None:
     """The backend's first tracking in a process measures a call of its own first (see
     ``TracemallocBackend._make_first_calls``): made here, before any stand-in."""
-    backend = TracemallocBackend()
-    try:
-        tracking = backend.start(TrackingRequest(stack_depth=1))
-        tracking.open()
-        tracking.close()
-        tracking.stop()
-    finally:
-        backend.close()
+    _measure(lambda: None)
 
 
 def _still() -> float:
