@@ -82,11 +82,11 @@ class TracemallocBackend(Backend):
         self.tracing = TRACING if tracing is None else tracing
 
     def start(self, request: TrackingRequest) -> ActiveTracking:
+        global _first_calls_made
         if not self._sampler_tried:
             self._sampler_tried = True
             self._sampler = start_sampler()
             # Not under a profiler: it would see the calls, which are not the test's.
-            global _first_calls_made
             if not _first_calls_made and not sys.getprofile():
                 _first_calls_made = True
                 self._make_first_calls()
