@@ -690,3 +690,38 @@ def test_the_sampler_adds_nothing_to_the_peak(monkeypatch: pytest.MonkeyPatch) -
     assert all(stats.samples == 0 for _, stats in not_read)
     peaks = [peak for peak, _ in read + not_read]
     assert max(peaks) - min(peaks) <= SMALL_OBJECTS, read + not_read
+
+
+def test_a_first_call_measurement_whose_opening_fails_leaves_tracing_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before a process's first test the backend measures a call of its own; should opening
+    that tracking fail once tracing began, the tracking is still closed: the test after it
+    would otherwise find tracing on and take it for its own."""
+    from pytest_memray.backends.tracemalloc import backend as backend_module
+    from pytest_memray.backends.tracemalloc.own_use import real_is_tracing
+    from pytest_memray.backends.tracemalloc.tracking import TracemallocTracking
+
+    real_open = TracemallocTracking.open
+    failed: list[bool] = []
+
+    def opens_then_fails(self: TracemallocTracking) -> None:
+        real_open(self)
+        if not failed:  # the first-call measurement's, and no other
+            failed.append(True)
+            raise RuntimeError("opening failed once tracing began")
+
+    monkeypatch.setattr(backend_module, "_first_calls_made", False)
+    monkeypatch.setattr(TracemallocTracking, "open", opens_then_fails)
+    was_tracing = real_is_tracing()
+    backend = TracemallocBackend()
+    try:
+        tracking = backend.start(TrackingRequest(stack_depth=1))
+        assert failed == [True]
+        assert real_is_tracing() == was_tracing
+        tracking.open()
+        tracking.close()
+        tracking.stop()
+        assert isinstance(dict(backend.take_results())[tracking.handle], Measurement)
+    finally:
+        backend.close()
